@@ -1,0 +1,27 @@
+"""ASGI entry point: one process serves HTTP and WebSockets."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+http_application = get_asgi_application()  # sets Django up before app imports
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from hub.websocket.consumers import UnknownPathConsumer  # noqa: E402
+from hub.websocket.security import secure  # noqa: E402
+from notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
+
+websocket_routes = [
+    *notification_routes,
+    re_path(r"", UnknownPathConsumer.as_asgi()),
+]
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        "websocket": secure(URLRouter(websocket_routes)),
+    }
+)

@@ -1,0 +1,59 @@
+"""Create the demo users and a few notifications, once; print how to log in."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
+
+from notifications.models import Notification, Topic
+from notifications.services import notify
+
+DEMO_PASSWORD = "hub-demo-pass"
+DEMO_USERS = [
+    # username, is_staff
+    ("admin", True),
+    ("alice", False),
+    ("bob", False),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo users (admin, alice, bob) and sample notifications, idempotently."
+    )
+
+    def handle(self, *args, **options) -> None:
+        User = get_user_model()
+        for username, staff in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "is_staff": staff,
+                    "is_superuser": staff,
+                    "email": f"{username}@example.com",
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            Token.objects.get_or_create(user=user)
+        Topic.objects.get_or_create(
+            slug="deploys",
+            defaults={"name": "Deploys", "description": "Deployment announcements"},
+        )
+        alice = User.objects.get(username="alice")
+        if not Notification.objects.filter(recipient=alice).exists():
+            notify(
+                recipients=[alice],
+                title="Welcome to the hub",
+                body="This is your notification feed.",
+                level="success",
+                idempotency_key="demo:welcome",
+            )
+        admin_token = Token.objects.get(user__username="admin").key
+        self.stdout.write(
+            "\nThe hub: http://127.0.0.1:8000/  (admin: http://127.0.0.1:8000/admin/)\n"
+            f"  log in as admin, alice or bob with password {DEMO_PASSWORD!r}\n"
+            f"  API token of admin: {admin_token}\n"
+            f"  try: curl -H 'Authorization: Token {admin_token}' "
+            "http://127.0.0.1:8000/api/notifications/unread-count/\n"
+        )

@@ -1,0 +1,33 @@
+"""Prometheus metrics of this process, served at /metrics."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+SOCKETS_OPEN = Gauge(
+    "hub_websockets_open", "WebSocket connections open in this process", ["path"]
+)
+SOCKETS_ACCEPTED = Counter(
+    "hub_websockets_accepted_total", "WebSocket connections accepted", ["path"]
+)
+SOCKETS_REFUSED = Counter(
+    "hub_websockets_refused_total", "WebSocket connections refused", ["code"]
+)
+FRAMES_DELIVERED = Counter(
+    "hub_frames_delivered_total", "Frames sent to sockets from channel-layer events"
+)
+EVENTS_PUBLISHED = Counter(
+    "hub_events_published_total", "Messages sent to the channel layer"
+)
+PUBLISH_FAILURES = Counter(
+    "hub_publish_failures_total", "Messages that could not be sent to the channel layer"
+)
+PUBLISH_SECONDS = Histogram(
+    "hub_publish_seconds",
+    "Time to hand one message to the channel layer",
+    buckets=(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1.0),
+)
+NOTIFICATIONS_CREATED = Counter(
+    "hub_notifications_created_total", "Notification rows stored"
+)
+ERROR_FRAMES = Counter(
+    "hub_error_frames_total", "Error frames sent to clients", ["code"]
+)

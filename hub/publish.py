@@ -1,0 +1,180 @@
+"""The publish gateway: the only module that sends to the channel layer.
+
+Delivery guarantee. Everything a client must not miss is stored first; this
+module pushes it only after the database transaction that stored it has
+committed (:func:`on_commit`), so a socket never sees a row that could still be
+rolled back. The live push is best effort and at most once per socket: if Redis
+or a web process is down at that moment the frame is lost for that socket, never
+the notification. A client that reconnects sends ``resume`` with the last id it
+saw and receives every stored notification after it, so across disconnects and
+restarts delivery is at least once per id, and exactly once for a client that
+ignores ids it already has. Ephemeral events (topic events, typing, dashboard
+stats) are not stored and have no such guarantee.
+
+Sync callers (views, signals, Celery tasks) publish through one long-lived event
+loop per process, in a daemon thread, so every publish reuses one Redis
+connection instead of opening a loop and a connection per call as
+``async_to_sync`` would. Async callers (consumers) ``await`` the ``a``-prefixed
+functions on their own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from hub import groups, metrics
+
+logger = logging.getLogger(__name__)
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """Encode one WebSocket frame; done once per event, whatever the audience."""
+    return json.dumps(frame, separators=(",", ":"), default=str)
+
+
+def message(event_type: str, frames: Iterable[dict[str, Any]], **extra: Any) -> dict:
+    """Build a channel-layer message carrying pre-encoded ``frames``."""
+    if event_type not in groups.EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}: add it to hub.groups")
+    return {"type": event_type, "frames": [encode(f) for f in frames], **extra}
+
+
+class _PublisherLoop:
+    """One event loop per process, in a daemon thread, for sync publishers.
+
+    Started on first use and again after a fork (Celery's prefork pool forks
+    children after import; a thread does not survive a fork).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="hub-publisher", daemon=True
+                )
+                thread.start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def run(self, coro_fn: Callable[[], Any], timeout: float) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "sync publish called from async code: await the a-prefixed "
+                "function of hub.publish instead"
+            )
+        future = asyncio.run_coroutine_threadsafe(coro_fn(), self._ensure())
+        return future.result(timeout)
+
+
+_publisher = _PublisherLoop()
+
+
+async def asend_many(batch: Iterable[tuple[str, dict]]) -> None:
+    """Send each (group, message) pair, in order, on the caller's loop."""
+    layer = get_channel_layer()
+    started = time.perf_counter()
+    count = 0
+    for group, msg in batch:
+        await layer.group_send(group, msg)
+        count += 1
+    if count:
+        metrics.PUBLISH_SECONDS.observe((time.perf_counter() - started) / count)
+        metrics.EVENTS_PUBLISHED.inc(count)
+
+
+async def asend(group: str, msg: dict) -> None:
+    """Send one message to one group, on the caller's loop."""
+    await asend_many([(group, msg)])
+
+
+def send_many(batch: Iterable[tuple[str, dict]]) -> bool:
+    """Send each (group, message) pair from sync code; True if all were sent.
+
+    A failure is logged and counted, never raised: what is published here was
+    stored first, and clients recover it by resuming.
+    """
+    batch = list(batch)
+    if not batch:
+        return True
+    try:
+        _publisher.run(lambda: asend_many(batch), settings.PUBLISH_TIMEOUT_SECS)
+    except Exception:
+        metrics.PUBLISH_FAILURES.inc(len(batch))
+        logger.exception(
+            "publish of %d message(s) failed; stored rows stay and are resumable",
+            len(batch),
+        )
+        return False
+    return True
+
+
+def send(group: str, msg: dict) -> bool:
+    """Send one message to one group from sync code."""
+    return send_many([(group, msg)])
+
+
+def on_commit(publish: Callable[[], Any], using: str | None = None) -> None:
+    """Run ``publish`` once the current transaction commits (now, if none is open)."""
+    transaction.on_commit(publish, using=using, robust=True)
+
+
+# --- Domain events ------------------------------------------------------------------
+# The functions below turn domain events into messages. They are the only callers
+# of send/asend; services call them, from inside on_commit.
+
+
+def notifications_created(user_id: int, notifications: list[dict], unread: int) -> bool:
+    """Push a user's newly stored notifications, each followed by the unread count."""
+    return send_many(
+        (
+            groups.user(user_id),
+            message(
+                groups.NOTIFICATION_CREATED,
+                [
+                    {"type": "notification", "notification": data},
+                    {"type": "unread", "unread": unread},
+                ],
+                id=data["id"],
+            ),
+        )
+        for data in notifications
+    )
+
+
+def notifications_read(user_id: int, ids: list[int], unread: int) -> bool:
+    """Tell every socket of a user that ``ids`` were read, and the new count."""
+    frames = [{"type": "unread", "unread": unread}]
+    if ids:
+        frames.insert(0, {"type": "read", "ids": ids})
+    return send(groups.user(user_id), message(groups.NOTIFICATION_READ, frames))
+
+
+def ping() -> None:
+    """Raise unless the channel layer accepts a message (for /healthz)."""
+    _publisher.run(
+        lambda: get_channel_layer().group_send(
+            groups.HEALTHZ, {"type": groups.DASHBOARD_STATS, "frames": []}
+        ),
+        settings.PUBLISH_TIMEOUT_SECS,
+    )

@@ -1,0 +1,26 @@
+"""HTTP routes: the API under /api/, health, metrics and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from hub.views import WsTicketView, healthz, metrics_view
+
+api_patterns = [
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("notifications.urls")),
+]
+
+urlpatterns = [
+    path("api/", include(api_patterns)),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "hub.api.json_not_found"
+handler500 = "hub.api.json_server_error"

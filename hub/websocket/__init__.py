@@ -1,0 +1,1 @@
+"""WebSocket plumbing shared by every consumer: security stack and base consumer."""

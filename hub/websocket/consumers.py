@@ -1,0 +1,218 @@
+"""The base of every hub consumer: frame limits, JSON parsing, error frames.
+
+A subclass maps frame types to methods in ``frame_handlers``; a handler gets the
+parsed frame (a dict) and raises :class:`FrameError` for bad input, which becomes
+``{"type": "error", "code", "message"}`` while the socket stays open.
+"""
+
+import json
+import logging
+import time
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from hub import metrics
+
+logger = logging.getLogger(__name__)
+
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_BIG = 1009
+
+# Deepest JSON nesting a frame may have; deeper frames get `invalid_json`.
+WS_MAX_JSON_DEPTH = 32
+_RATE_WINDOW_SECS = 60.0
+
+
+class FrameError(Exception):
+    """Bad input on a socket: becomes an error frame; the socket stays open."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class Forbidden(FrameError):
+    code = "forbidden"
+
+
+class NotFound(FrameError):
+    code = "not_found"
+
+
+def _too_deep(text: str, limit: int) -> bool:
+    """True if brackets nest deeper than ``limit`` (strings are skipped)."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def require_int(frame: dict, field: str, *, minimum: int = 0) -> int:
+    """The integer ``frame[field]``, or a FrameError naming the field."""
+    value = frame.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameError(f"'{field}' must be an integer.")
+    if value < minimum:
+        raise FrameError(f"'{field}' must be at least {minimum}.")
+    return value
+
+
+def require_str(frame: dict, field: str, *, max_chars: int) -> str:
+    """The string ``frame[field]``, non-empty and at most ``max_chars`` long."""
+    value = frame.get(field)
+    if not isinstance(value, str) or not value:
+        raise FrameError(f"'{field}' must be a non-empty string.")
+    if len(value) > max_chars:
+        raise FrameError(f"'{field}' must be at most {max_chars} characters.")
+    return value
+
+
+class HubConsumer(AsyncWebsocketConsumer):
+    """A JSON-frame WebSocket consumer with the hub's limits and error frames."""
+
+    # frame type -> name of the async method handling it
+    frame_handlers: dict[str, str] = {"ping": "frame_ping"}
+
+    async def dispatch(self, message):
+        # channels runs close_old_connections() in a worker thread before every
+        # message; the hub's database work goes through database_sync_to_async,
+        # which does that itself, so the per-message thread hop is skipped.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_connect(self, message):
+        self._rate_window_start = time.monotonic()
+        self._rate_count = 0
+        self._rate_strikes = 0
+        self._accepted = False
+        await super().websocket_connect(message)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self._accepted = True
+        metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
+        metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
+
+    async def websocket_disconnect(self, message):
+        if getattr(self, "_accepted", False):
+            metrics.SOCKETS_OPEN.labels(path=self.metrics_path).dec()
+            self._accepted = False
+        await super().websocket_disconnect(message)
+
+    @property
+    def metrics_path(self) -> str:
+        return type(self).__name__
+
+    async def refuse(self, code: int, reason: str = "") -> None:
+        """Accept, then close with an application code browsers can read."""
+        metrics.SOCKETS_REFUSED.labels(code=str(code)).inc()
+        await super().accept()
+        await self.close(code=code, reason=reason)
+
+    async def send_json(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":"), default=str))
+
+    async def send_error(self, code: str, message: str) -> None:
+        metrics.ERROR_FRAMES.labels(code=code).inc()
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def send_frames(self, event: dict) -> None:
+        """Send frames that the publisher already encoded."""
+        for text in event["frames"]:
+            await self.send(text_data=text)
+        metrics.FRAMES_DELIVERED.inc(len(event["frames"]))
+
+    def _over_rate_limit(self) -> bool:
+        now = time.monotonic()
+        if now - self._rate_window_start >= _RATE_WINDOW_SECS:
+            self._rate_window_start, self._rate_count, self._rate_strikes = now, 0, 0
+        self._rate_count += 1
+        return self._rate_count > settings.WS_RATE_LIMIT_PER_MIN
+
+    async def receive(self, text_data=None, bytes_data=None):
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data)
+        if size > settings.WS_MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if self._over_rate_limit():
+            self._rate_strikes += 1
+            if self._rate_strikes > settings.WS_RATE_LIMIT_CLOSE_AFTER:
+                await self.close(code=CLOSE_RATE_LIMITED)
+                return
+            await self.send_error(
+                "rate_limited",
+                f"More than {settings.WS_RATE_LIMIT_PER_MIN} frames a minute; "
+                "slow down or the socket will be closed.",
+            )
+            return
+        if text_data is None:
+            await self.send_error("invalid_json", "Frames must be JSON text.")
+            return
+        frame = self._parse(text_data)
+        if frame is None:
+            await self.send_error(
+                "invalid_json",
+                "Frames must be a JSON object nested at most "
+                f"{WS_MAX_JSON_DEPTH} deep.",
+            )
+            return
+        handler_name = self.frame_handlers.get(self.frame_type(frame))
+        if handler_name is None:
+            known = ", ".join(sorted(self.frame_handlers))
+            await self.send_error(
+                "unknown_type", f"Unknown frame type; this socket takes: {known}."
+            )
+            return
+        try:
+            await getattr(self, handler_name)(frame)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message)
+
+    def frame_type(self, frame: dict) -> str | None:
+        kind = frame.get("type")
+        return kind if isinstance(kind, str) else None
+
+    @staticmethod
+    def _parse(text: str) -> dict | None:
+        if _too_deep(text, WS_MAX_JSON_DEPTH):
+            return None
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            return None
+        return frame if isinstance(frame, dict) else None
+
+    async def frame_ping(self, frame: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+
+class UnknownPathConsumer(HubConsumer):
+    """Any WebSocket path no app routes: refused with 4404 and a reason."""
+
+    async def connect(self) -> None:
+        await self.refuse(CLOSE_NOT_FOUND, "no such WebSocket endpoint")

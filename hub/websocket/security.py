@@ -1,0 +1,115 @@
+"""The WebSocket security stack: origin check, then who the user is.
+
+Credentials, first match wins: a ``?ticket=`` from ``POST /api/ws-ticket/``
+(single use), an ``Authorization: Token <key>`` header (non-browser clients),
+then the Django session cookie. A ticket or token that is present but invalid
+leaves the user anonymous; it never falls back to the cookie. Consumers close
+anonymous sockets with 4401 after accepting, so browsers can read the code.
+"""
+
+from urllib.parse import parse_qs, urlparse
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.http.request import validate_host
+
+from hub import metrics
+from hub.tickets import aticket_redeem
+
+CLOSE_POLICY = 1008
+
+
+class AllowedHostsOrigin(OriginValidator):
+    """Refuse handshakes whose Origin host is not in ALLOWED_HOSTS.
+
+    A handshake without an Origin header comes from a non-browser client (every
+    browser sends one), which cross-site request forgery cannot reach, so it
+    passes and must still authenticate. A refused handshake gets close code 1008
+    before accept, which servers send as HTTP 403.
+    """
+
+    def __init__(self, application):
+        super().__init__(application, allowed_origins=[])
+
+    def valid_origin(self, parsed_origin) -> bool:
+        if parsed_origin is None:
+            return True
+        hosts = list(settings.ALLOWED_HOSTS)
+        if settings.DEBUG and not hosts:
+            hosts = [".localhost", "127.0.0.1", "[::1]"]
+        return bool(parsed_origin.hostname) and validate_host(
+            _host_of(parsed_origin), hosts
+        )
+
+    async def __call__(self, scope, receive, send):
+        origin = _header(scope, b"origin")
+        parsed = urlparse(origin) if origin is not None else None
+        if self.valid_origin(parsed):
+            return await self.application(scope, receive, send)
+        metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_POLICY)).inc()
+        await receive()  # the websocket.connect message
+        await send({"type": "websocket.close", "code": CLOSE_POLICY})
+
+
+def _host_of(parsed) -> str:
+    host = parsed.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return host
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+@database_sync_to_async
+def _user_by_id(user_id: int):
+    try:
+        return get_user_model().objects.get(pk=user_id, is_active=True)
+    except get_user_model().DoesNotExist:
+        return AnonymousUser()
+
+
+@database_sync_to_async
+def _user_by_token(key: str):
+    from rest_framework.authtoken.models import Token
+
+    try:
+        token = Token.objects.select_related("user").get(key=key)
+    except Token.DoesNotExist:
+        return AnonymousUser()
+    return token.user if token.user.is_active else AnonymousUser()
+
+
+class TicketOrTokenAuth(BaseMiddleware):
+    """Set ``scope["user"]`` from a ticket or token when one is given."""
+
+    async def __call__(self, scope, receive, send):
+        query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        authorization = _header(scope, b"authorization")
+        if "ticket" in query:
+            user_id = await aticket_redeem(query["ticket"][0])
+            scope = {
+                **scope,
+                "user": await _user_by_id(user_id) if user_id else AnonymousUser(),
+            }
+        elif authorization is not None:
+            scheme, _, key = authorization.partition(" ")
+            user = AnonymousUser()
+            if scheme.lower() == "token" and key.strip():
+                user = await _user_by_token(key.strip())
+            scope = {**scope, "user": user}
+        return await super().__call__(scope, receive, send)
+
+
+def secure(application):
+    """Wrap a WebSocket router in the hub's origin and authentication checks."""
+    return AllowedHostsOrigin(AuthMiddlewareStack(TicketOrTokenAuth(application)))

@@ -1,0 +1,150 @@
+"""Notifications and topics."""
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+
+TITLE_MAX_CHARS = 200
+BODY_MAX_CHARS = 10_000
+CATEGORY_MAX_CHARS = 64
+URL_MAX_CHARS = 2048
+
+
+class Level(models.TextChoices):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Topic(models.Model):
+    slug = models.SlugField(
+        unique=True, max_length=64, help_text="Stable name, used in URLs and groups."
+    )
+    name = models.CharField(max_length=100, help_text="Human-readable name.")
+    description = models.TextField(blank=True, help_text="What the topic is about.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Notification(models.Model):
+    """One notification for one recipient.
+
+    ``id`` is the recipient's resume point: for each user it increases in the
+    order the rows commit, because every insert first locks the recipient
+    (:func:`lock_recipients`), so a client that saw id n has seen every earlier
+    committed row of its own.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        help_text="Who the notification is for.",
+    )
+    title = models.CharField(max_length=TITLE_MAX_CHARS, help_text="One-line summary.")
+    body = models.TextField(
+        blank=True, max_length=BODY_MAX_CHARS, help_text="Plain text, never HTML."
+    )
+    level = models.CharField(
+        max_length=10, choices=Level.choices, default=Level.INFO, help_text="Severity."
+    )
+    category = models.SlugField(
+        max_length=CATEGORY_MAX_CHARS,
+        default="general",
+        help_text="Free-form kind (e.g. billing, chat); users can mute categories.",
+    )
+    topic = models.ForeignKey(
+        Topic,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        help_text="The topic it was broadcast to, if any.",
+    )
+    data = models.JSONField(
+        default=dict, blank=True, help_text="Arbitrary JSON object for the client."
+    )
+    url = models.CharField(  # noqa: DJ001 (the API says url: str|null)
+        max_length=URL_MAX_CHARS,
+        null=True,
+        blank=True,
+        help_text="Where clicking the notification leads (absolute http(s) or /path).",
+    )
+    idempotency_key = models.CharField(  # noqa: DJ001 (NULL: no key, not unique)
+        max_length=128,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by producers that may retry (tasks, broadcasts): one row "
+        "per recipient and key.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="Hidden from the feed and count when set."
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The feed, newest first, and resume (id > n): one range scan each.
+            models.Index(
+                fields=["recipient", "id"],
+                condition=Q(archived_at__isnull=True),
+                name="notif_feed",
+            ),
+            # The unread count and the unread filter: only unread rows are indexed,
+            # so the index stays small however many read rows pile up.
+            models.Index(
+                fields=["recipient", "id"],
+                condition=Q(read_at__isnull=True, archived_at__isnull=True),
+                name="notif_unread",
+            ),
+            # Retention purge of old read rows.
+            models.Index(fields=["created_at"], name="notif_created"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="notif_once_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.title}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Plain ORM creates (admin, shell, other apps) keep the per-user id order too.
+        if self._state.adding:
+            with transaction.atomic(using=kwargs.get("using")):
+                lock_recipients([self.recipient_id])
+                super().save(*args, **kwargs)
+        else:
+            super().save(*args, **kwargs)
+
+
+def lock_recipients(user_ids) -> None:
+    """Lock the recipients' user rows until the transaction ends.
+
+    Inserts for one user then commit in id order, which makes ``id > last_id``
+    a lossless resume. PostgreSQL takes ``FOR NO KEY UPDATE`` (it does not block
+    other rows' foreign keys to the user); SQLite has one writer at a time anyway.
+    """
+    from django.contrib.auth import get_user_model
+
+    ids = sorted(set(user_ids))  # one order everywhere, so lockers never deadlock
+    if ids:
+        list(
+            get_user_model()
+            .objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )

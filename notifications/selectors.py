@@ -1,0 +1,77 @@
+"""Reads of notifications and topics."""
+
+from django.db.models import Count, QuerySet
+
+from notifications.models import Notification
+
+
+def notification_feed(
+    *,
+    user_id: int,
+    unread: bool | None = None,
+    topic: str | None = None,
+    category: str | None = None,
+) -> QuerySet[Notification]:
+    """A user's visible (not archived) notifications, newest first."""
+    qs = Notification.objects.filter(recipient_id=user_id, archived_at__isnull=True)
+    if unread is True:
+        qs = qs.filter(read_at__isnull=True)
+    elif unread is False:
+        qs = qs.filter(read_at__isnull=False)
+    if topic:
+        qs = qs.filter(topic__slug=topic)
+    if category:
+        qs = qs.filter(category=category)
+    return qs.select_related("topic").order_by("-id")
+
+
+def notification_unread_count(*, user_id: int) -> int:
+    return Notification.objects.filter(
+        recipient_id=user_id, read_at__isnull=True, archived_at__isnull=True
+    ).count()
+
+
+def notification_unread_counts(*, user_ids: list[int]) -> dict[int, int]:
+    """Unread counts of many users in one query (users with none map to 0)."""
+    rows = (
+        Notification.objects.filter(
+            recipient_id__in=user_ids, read_at__isnull=True, archived_at__isnull=True
+        )
+        .values("recipient_id")
+        .annotate(n=Count("id"))
+        .values_list("recipient_id", "n")
+    )
+    counts = dict.fromkeys(user_ids, 0)
+    counts.update(rows)
+    return counts
+
+
+def notification_last_id(*, user_id: int) -> int:
+    """The newest visible notification id of a user, 0 if none: the resume point."""
+    return (
+        Notification.objects.filter(recipient_id=user_id, archived_at__isnull=True)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
+
+
+def notifications_after(
+    *, user_id: int, last_id: int, limit: int
+) -> list[Notification]:
+    """A user's visible notifications with id > last_id, oldest first, at most limit."""
+    return list(
+        Notification.objects.filter(
+            recipient_id=user_id, archived_at__isnull=True, id__gt=last_id
+        )
+        .select_related("topic")
+        .order_by("id")[:limit]
+    )
+
+
+def notification_get_own(*, user_id: int, notification_id: int) -> Notification:
+    """One visible notification of the user; DoesNotExist for anyone else's."""
+    return Notification.objects.select_related("topic").get(
+        pk=notification_id, recipient_id=user_id, archived_at__isnull=True
+    )

@@ -1,0 +1,160 @@
+"""The notification as every endpoint and socket shows it, and API input shapes."""
+
+import json
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from notifications.models import (
+    BODY_MAX_CHARS,
+    CATEGORY_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    URL_MAX_CHARS,
+    Level,
+    Notification,
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as DRF renders datetimes."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def notification_payload(n: Notification) -> dict:
+    """The public shape of a notification (CONTRACT: Notification).
+
+    Used by the API and by every socket push; built once per notification.
+    """
+    return {
+        "id": n.id,
+        "title": n.title,
+        "body": n.body,
+        "level": n.level,
+        "category": n.category,
+        "topic": n.topic.slug if n.topic_id else None,
+        "data": n.data,
+        "url": n.url,
+        "created_at": iso(n.created_at),
+        "read_at": iso(n.read_at),
+    }
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """Read shape; the fields are declared for the schema, the output is the payload."""
+
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "title",
+            "body",
+            "level",
+            "category",
+            "topic",
+            "data",
+            "url",
+            "created_at",
+            "read_at",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Notification) -> dict:
+        return notification_payload(instance)
+
+
+def validate_url(value: str | None) -> str | None:
+    """Accept an absolute http(s) URL or a site path; refuse javascript: and friends."""
+    if value in (None, ""):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value
+    if not parts.scheme and not parts.netloc and value.startswith("/"):
+        return value
+    raise serializers.ValidationError(
+        "Must be an absolute http(s) URL or a path starting with '/'."
+    )
+
+
+def validate_data(value) -> dict:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Must be a JSON object.")
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > settings.NOTIFICATION_DATA_MAX_BYTES:
+        raise serializers.ValidationError(
+            f"Must encode to at most {settings.NOTIFICATION_DATA_MAX_BYTES} bytes "
+            f"of JSON (got {size})."
+        )
+    return value
+
+
+class NotificationContentSerializer(serializers.Serializer):
+    """What a producer says: shared by notifications, broadcasts and tasks."""
+
+    title = serializers.CharField(max_length=TITLE_MAX_CHARS)
+    body = serializers.CharField(
+        max_length=BODY_MAX_CHARS, allow_blank=True, required=False, default=""
+    )
+    level = serializers.ChoiceField(
+        choices=Level.choices, required=False, default=Level.INFO
+    )
+    category = serializers.SlugField(
+        max_length=CATEGORY_MAX_CHARS, required=False, default="general"
+    )
+    data = serializers.JSONField(
+        required=False, default=dict, validators=[validate_data]
+    )
+    url = serializers.CharField(
+        max_length=URL_MAX_CHARS,
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        default=None,
+        validators=[validate_url],
+    )
+
+
+class NotificationCreateSerializer(NotificationContentSerializer):
+    recipients = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=settings.NOTIFY_MAX_RECIPIENTS,
+        help_text="User ids; at most NOTIFY_MAX_RECIPIENTS (1000). "
+        "Use broadcasts for larger audiences.",
+    )
+
+    def validate_recipients(self, value: list[int]) -> list[int]:
+        ids = sorted(set(value))
+        found = set(
+            get_user_model().objects.filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise serializers.ValidationError(f"Unknown user ids: {missing}.")
+        return ids
+
+
+class CreatedSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+
+
+class MarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class FeedFilterSerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+    topic = serializers.SlugField(required=False)
+    category = serializers.SlugField(required=False)

@@ -1,0 +1,82 @@
+"""Shared fixtures: users, API clients, sockets on the real Redis channel layer."""
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from hub.asgi import application
+
+PASSWORD = "correct-horse-battery"
+ORIGIN = b"http://localhost"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, **extra):
+        user = get_user_model().objects.create_user(
+            username=username, password=PASSWORD, **extra
+        )
+        Token.objects.create(user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("staff", is_staff=True)
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return api_client_for
+
+
+def communicator(path: str, user=None, *, origin: bytes | None = ORIGIN, headers=()):
+    """A WebSocket to the full ASGI stack (origin check, auth, routing)."""
+    all_headers = list(headers)
+    if origin is not None:
+        all_headers.append((b"origin", origin))
+    if user is not None:
+        all_headers.append((b"authorization", f"Token {user.auth_token.key}".encode()))
+    return WebsocketCommunicator(application, path, headers=all_headers)
+
+
+async def receive_until(comm, frame_type: str, timeout: float = 3.0) -> dict:
+    """Receive frames until one of ``frame_type`` arrives; return it."""
+    while True:
+        frame = await comm.receive_json_from(timeout=timeout)
+        if frame["type"] == frame_type:
+            return frame
+
+
+async def send_raw(comm, text: str) -> dict:
+    await comm.send_to(text_data=text)
+    return json.loads(await comm.receive_from(timeout=3))
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Real hashing costs ~0.5 s per user created; tests need no brute-force resistance.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

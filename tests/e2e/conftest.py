@@ -1,0 +1,126 @@
+"""A real hub for end-to-end tests: uvicorn and a Celery worker, started from
+the Procfile's own commands, against the test database and the real Redis.
+"""
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.db import connection
+
+from hub.celery import app as celery_app
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECS = 60.0
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if command.strip():
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return (
+        f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    )
+
+
+class LiveHub:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.port = int(env["PORT"])
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, extra: str = "") -> None:
+        command = procfile()[name] + (" " + extra if extra else "")
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open)
+        self.processes[name] = subprocess.Popen(
+            ["/bin/sh", "-c", "exec " + command],
+            env=self.env,
+            cwd=BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, name: str) -> None:
+        proc = self.processes.pop(name)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def wait_web(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            self._check_alive("web")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"web did not become healthy; see {self.log_dir}/web.log")
+
+    def wait_worker(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            self._check_alive("worker")
+            if celery_app.control.ping(timeout=0.5):
+                return
+        raise TimeoutError(f"worker did not answer; see {self.log_dir}/worker.log")
+
+    def _check_alive(self, name: str) -> None:
+        if self.processes[name].poll() is not None:
+            log = (self.log_dir / f"{name}.log").read_text()[-3000:]
+            raise RuntimeError(f"{name} exited:\n{log}")
+
+
+@pytest.fixture(scope="session")
+def live_hub(django_db_setup, django_db_blocker, tmp_path_factory):
+    """uvicorn + Celery worker in production mode, for the whole session."""
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url(),
+        "PORT": str(free_port()),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    hub = LiveHub(env, tmp_path_factory.mktemp("live-hub"))
+    hub.start("web")
+    hub.start("worker", "--concurrency 1 -n e2e-" + shlex.quote(env["PORT"]) + "@%h")
+    try:
+        hub.wait_web()
+        hub.wait_worker()
+        yield hub
+    finally:
+        for name in list(hub.processes):
+            hub.stop(name)

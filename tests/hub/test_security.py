@@ -1,0 +1,120 @@
+"""The WebSocket security stack: origin, tickets, tokens, sessions, unknown paths."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from hub.asgi import application
+from hub.tickets import ticket_issue
+from tests.conftest import PASSWORD, communicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_origin__other_site_refused_before_accept(alice):
+    comm = communicator("/ws/notifications/", alice, origin=b"https://evil.example")
+
+    ok, code = await comm.connect()
+
+    assert not ok
+    assert code == 1008
+
+
+async def test_origin__allowed_host_accepted(alice):
+    comm = communicator("/ws/notifications/", alice, origin=b"http://localhost:8000")
+
+    ok, _ = await comm.connect()
+
+    assert ok
+    assert (await comm.receive_json_from())["type"] == "hello"
+    await comm.disconnect()
+
+
+async def test_origin__absent_means_non_browser_and_must_authenticate():
+    comm = communicator("/ws/notifications/", origin=None)
+
+    await comm.connect()
+
+    assert (await comm.receive_output())["code"] == 4401
+
+
+async def test_token__invalid_token_closes_4401(alice):
+    comm = communicator(
+        "/ws/notifications/", headers=[(b"authorization", b"Token not-a-real-token")]
+    )
+
+    await comm.connect()
+
+    assert (await comm.receive_output())["code"] == 4401
+
+
+async def test_ticket__valid_once(alice):
+    ticket = ticket_issue(user_id=alice.pk)
+
+    first = communicator(f"/ws/notifications/?ticket={ticket}")
+    await first.connect()
+    hello = await first.receive_json_from()
+    second = communicator(f"/ws/notifications/?ticket={ticket}")
+    await second.connect()
+
+    assert hello["user"]["username"] == "alice"
+    assert (await second.receive_output())["code"] == 4401
+    await first.disconnect()
+
+
+async def test_ticket__expired_refused(alice, settings):
+    from django.core.cache import cache
+
+    ticket = ticket_issue(user_id=alice.pk)
+    await cache.adelete(f"ws-ticket:{ticket}")  # what expiry does, without waiting
+
+    comm = communicator(f"/ws/notifications/?ticket={ticket}")
+    await comm.connect()
+
+    assert (await comm.receive_output())["code"] == 4401
+
+
+def test_ticket__stored_with_the_ttl(alice, settings):
+    import redis
+    from django.core.cache import cache
+
+    ticket = ticket_issue(user_id=alice.pk)
+
+    key = cache.make_key(f"ws-ticket:{ticket}")
+    ttl = redis.Redis.from_url(settings.REDIS_URL).ttl(key)
+    assert 0 < ttl <= settings.WS_TICKET_TTL_SECS == 60
+
+
+def test_ticket_endpoint__needs_auth_and_returns_ticket(alice, api_client, client):
+    assert client.post("/api/ws-ticket/").status_code in (401, 403)
+
+    body = api_client(alice).post("/api/ws-ticket/").json()
+
+    assert set(body) == {"ticket", "expires_in"}
+    assert body["expires_in"] == 60
+
+
+async def test_session_cookie__logged_in_browser_connects(alice):
+    from asgiref.sync import sync_to_async
+
+    client = Client()
+    await sync_to_async(client.login)(username="alice", password=PASSWORD)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    comm = WebsocketCommunicator(
+        application,
+        "/ws/notifications/",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)],
+    )
+    await comm.connect()
+
+    assert (await comm.receive_json_from())["user"]["username"] == "alice"
+    await comm.disconnect()
+
+
+async def test_unknown_path__closes_4404(alice):
+    comm = communicator("/ws/nothing-here/", alice)
+
+    await comm.connect()
+
+    assert (await comm.receive_output())["code"] == 4404

@@ -1,0 +1,225 @@
+"""``/ws/notifications/`` over the full ASGI stack and the real Redis channel layer."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from notifications import services
+from notifications.models import Notification
+from tests.conftest import communicator, receive_until, send_raw
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+notify = database_sync_to_async(services.notify)
+
+
+async def connected(user):
+    comm = communicator("/ws/notifications/", user)
+    ok, _ = await comm.connect()
+    assert ok
+    hello = await comm.receive_json_from()
+    assert hello["type"] == "hello"
+    return comm, hello
+
+
+async def test_connect__hello_has_user_unread_and_last_id(alice):
+    [n] = await notify(recipients=[alice], title="before")
+    comm, hello = await connected(alice)
+
+    assert hello == {
+        "type": "hello",
+        "user": {"id": alice.pk, "username": "alice"},
+        "unread": 1,
+        "last_id": n.pk,
+        "topics": [],
+    }
+    await comm.disconnect()
+
+
+async def test_connect__without_credentials_closes_4401():
+    comm = communicator("/ws/notifications/")
+    ok, _ = await comm.connect()
+
+    assert ok  # accepted first, so browsers can read the close code
+    assert (await comm.receive_output())["code"] == 4401
+
+
+async def test_notification__every_socket_of_recipient_gets_it_and_unread(alice, bob):
+    tab1, _ = await connected(alice)
+    tab2, _ = await connected(alice)
+    other, _ = await connected(bob)
+
+    [n] = await notify(recipients=[alice], title="Deploy done")
+
+    for tab in (tab1, tab2):
+        frame = await tab.receive_json_from(timeout=3)
+        assert frame["type"] == "notification"
+        assert frame["notification"]["id"] == n.pk
+        assert frame["notification"]["title"] == "Deploy done"
+        assert await tab.receive_json_from(timeout=3) == {"type": "unread", "unread": 1}
+    assert await other.receive_nothing(timeout=0.3)
+    for comm in (tab1, tab2, other):
+        await comm.disconnect()
+
+
+async def test_notification__plain_orm_create_is_pushed(alice):
+    comm, _ = await connected(alice)
+
+    n = await database_sync_to_async(Notification.objects.create)(
+        recipient=alice, title="from the shell"
+    )
+
+    frame = await receive_until(comm, "notification")
+    assert frame["notification"]["id"] == n.pk
+    await comm.disconnect()
+
+
+async def test_read__marks_read_and_every_tab_hears(alice):
+    [n] = await notify(recipients=[alice], title="x")
+    tab1, _ = await connected(alice)
+    tab2, _ = await connected(alice)
+
+    await tab1.send_json_to({"type": "read", "id": n.pk})
+
+    for tab in (tab1, tab2):
+        assert await tab.receive_json_from(timeout=3) == {"type": "read", "ids": [n.pk]}
+        assert await tab.receive_json_from(timeout=3) == {"type": "unread", "unread": 0}
+        await tab.disconnect()
+
+
+async def test_read__someone_elses_id_is_not_found_and_unchanged(alice, bob):
+    [n] = await notify(recipients=[alice], title="x")
+    comm, _ = await connected(bob)
+
+    await comm.send_json_to({"type": "read", "id": n.pk})
+
+    frame = await comm.receive_json_from()
+    assert frame["type"] == "error"
+    assert frame["code"] == "not_found"
+    await database_sync_to_async(n.refresh_from_db)()
+    assert n.read_at is None
+    await comm.disconnect()
+
+
+async def test_read_all__every_tab_hears(alice):
+    a, b = [(await notify(recipients=[alice], title=t))[0] for t in "ab"]
+    comm, _ = await connected(alice)
+
+    await comm.send_json_to({"type": "read_all"})
+
+    read = await comm.receive_json_from(timeout=3)
+    assert read["type"] == "read"
+    assert sorted(read["ids"]) == [a.pk, b.pk]
+    assert await comm.receive_json_from(timeout=3) == {"type": "unread", "unread": 0}
+    await comm.disconnect()
+
+
+async def test_resume__replays_missed_notifications_oldest_first(alice, bob):
+    comm, hello = await connected(alice)
+    await comm.disconnect()
+    missed = [(await notify(recipients=[alice], title=str(i)))[0] for i in range(3)]
+    await notify(recipients=[bob], title="bob's")
+
+    comm, _ = await connected(alice)
+    await comm.send_json_to({"type": "resume", "last_id": hello["last_id"]})
+
+    frames = [await comm.receive_json_from() for _ in range(4)]
+    assert [f["notification"]["id"] for f in frames[:3]] == [n.pk for n in missed]
+    assert frames[3] == {
+        "type": "resumed",
+        "count": 3,
+        "last_id": missed[-1].pk,
+        "more": False,
+    }
+    await comm.disconnect()
+
+
+async def test_resume__bounded_with_more_flag(alice, settings):
+    settings.RESUME_MAX_ITEMS = 2
+    rows = [(await notify(recipients=[alice], title=str(i)))[0] for i in range(3)]
+    comm, _ = await connected(alice)
+
+    await comm.send_json_to({"type": "resume", "last_id": 0})
+    first = [await comm.receive_json_from() for _ in range(3)]
+    await comm.send_json_to({"type": "resume", "last_id": first[-1]["last_id"]})
+    second = [await comm.receive_json_from() for _ in range(2)]
+
+    assert first[-1] == {"type": "resumed", "count": 2, "last_id": rows[1].pk,
+                         "more": True}  # fmt: skip
+    assert second[0]["notification"]["id"] == rows[2].pk
+    assert second[1]["more"] is False
+    await comm.disconnect()
+
+
+async def test_ping__pong(alice):
+    comm, _ = await connected(alice)
+
+    await comm.send_json_to({"type": "ping"})
+
+    assert await comm.receive_json_from() == {"type": "pong"}
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("{not json", "invalid_json"),
+        ("[1, 2]", "invalid_json"),
+        ('"read"', "invalid_json"),
+        ("[" * 100 + "]" * 100, "invalid_json"),
+        ('{"type": "explode"}', "unknown_type"),
+        ('{"no_type": 1}', "unknown_type"),
+        ('{"type": 7}', "unknown_type"),
+        ('{"type": "read"}', "invalid"),
+        ('{"type": "read", "id": "12"}', "invalid"),
+        ('{"type": "read", "id": true}', "invalid"),
+        ('{"type": "read", "id": 999999999}', "not_found"),
+        ('{"type": "resume", "last_id": -1}', "invalid"),
+        ('{"type": "resume", "last_id": 1.5}', "invalid"),
+    ],
+)
+async def test_bad_frame__error_frame_and_socket_stays_open(alice, text, code):
+    comm, _ = await connected(alice)
+
+    error = await send_raw(comm, text)
+
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["message"]
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_binary_frame__error_frame(alice):
+    comm, _ = await connected(alice)
+
+    await comm.send_to(bytes_data=b"\x00\x01")
+
+    assert (await comm.receive_json_from())["code"] == "invalid_json"
+    await comm.disconnect()
+
+
+async def test_oversized_frame__closes_1009(alice, settings):
+    comm, _ = await connected(alice)
+
+    await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 70_000}))
+
+    assert (await comm.receive_output())["code"] == 1009
+
+
+async def test_rate_limit__error_then_close_4429(alice, settings):
+    settings.WS_RATE_LIMIT_PER_MIN = 3
+    settings.WS_RATE_LIMIT_CLOSE_AFTER = 2
+    comm, _ = await connected(alice)
+
+    for _ in range(3):
+        await comm.send_json_to({"type": "ping"})
+        assert await comm.receive_json_from() == {"type": "pong"}
+    for _ in range(2):
+        await comm.send_json_to({"type": "ping"})
+        assert (await comm.receive_json_from())["code"] == "rate_limited"
+    await comm.send_json_to({"type": "ping"})
+
+    assert (await comm.receive_output())["code"] == 4429
