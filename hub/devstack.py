@@ -139,6 +139,7 @@ def main(argv: list[str]) -> int:
             env.update(
                 REDIS_URL=f"{base}/15",
                 CHANNEL_LAYER_PREFIX=f"hubtest{os.getpid()}",
+                CELERY_QUEUE=f"hubtest{os.getpid()}",
             )
             # Tests run with production settings (DEBUG off), which need these.
             env.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-deployment")

@@ -85,7 +85,8 @@ def _count_workers(redis_ok: bool) -> int:
         count = len(app.control.ping(timeout=HEALTH_WORKER_PING_SECS))
     except Exception:  # noqa: BLE001 (no broker, no workers)
         return 0
-    cache.set("healthz:workers", count, timeout=HEALTH_WORKER_CACHE_SECS)
+    if count:  # a zero is asked again next time, so a starting worker shows at once
+        cache.set("healthz:workers", count, timeout=HEALTH_WORKER_CACHE_SECS)
     return count
 
 

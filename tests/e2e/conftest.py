@@ -53,6 +53,7 @@ class LiveHub:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.worker_name = f"e2e-{self.port}@{socket.gethostname()}"
 
     def start(self, name: str, extra: str = "") -> None:
         command = procfile()[name] + (" " + extra if extra else "")
@@ -91,7 +92,7 @@ class LiveHub:
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while time.monotonic() < deadline:
             self._check_alive("worker")
-            if celery_app.control.ping(timeout=0.5):
+            if celery_app.control.ping([self.worker_name], timeout=0.5):
                 return
         raise TimeoutError(f"worker did not answer; see {self.log_dir}/worker.log")
 
@@ -116,7 +117,7 @@ def live_hub(django_db_setup, django_db_blocker, tmp_path_factory):
     }
     hub = LiveHub(env, tmp_path_factory.mktemp("live-hub"))
     hub.start("web")
-    hub.start("worker", "--concurrency 1 -n e2e-" + shlex.quote(env["PORT"]) + "@%h")
+    hub.start("worker", "--concurrency 1 -n " + shlex.quote(hub.worker_name))
     try:
         hub.wait_web()
         hub.wait_worker()
