@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import transaction
 
@@ -91,16 +92,46 @@ _publisher = _PublisherLoop()
 
 
 async def asend_many(batch: Iterable[tuple[str, dict]]) -> None:
-    """Send each (group, message) pair, in order, on the caller's loop."""
+    """Send each (group, message) pair, in order, on the caller's loop.
+
+    On the Redis pub/sub layer the PUBLISH commands for each shard go out in one
+    pipeline: one round trip for a whole broadcast chunk instead of one per
+    user (measured: ~215 us per sequential group_send, see docs/ARCHITECTURE.md).
+    Other layers (the in-memory one in consumer unit tests) get plain group_send.
+    """
+    batch = list(batch)
+    if not batch:
+        return
     layer = get_channel_layer()
     started = time.perf_counter()
-    count = 0
+    if isinstance(layer, RedisPubSubChannelLayer):
+        await _pipelined_publish(layer, batch)
+    else:
+        for group, msg in batch:
+            await layer.group_send(group, msg)
+    metrics.PUBLISH_SECONDS.observe((time.perf_counter() - started) / len(batch))
+    metrics.EVENTS_PUBLISHED.inc(len(batch))
+
+
+async def _pipelined_publish(
+    layer: RedisPubSubChannelLayer, batch: list[tuple[str, dict]]
+) -> None:
+    # channels_redis (pinned) has no batch API; this mirrors its group_send:
+    # same channel naming, same serializer, same shard choice, same per-shard lock.
+    loop_layer = layer._get_layer()
+    by_shard: dict[int, list[tuple[str, bytes]]] = {}
     for group, msg in batch:
-        await layer.group_send(group, msg)
-        count += 1
-    if count:
-        metrics.PUBLISH_SECONDS.observe((time.perf_counter() - started) / count)
-        metrics.EVENTS_PUBLISHED.inc(count)
+        channel = loop_layer._get_group_channel_name(group)
+        shard_index = loop_layer._shards.index(loop_layer._get_shard(channel))
+        by_shard.setdefault(shard_index, []).append((channel, layer.serialize(msg)))
+    for shard_index, items in by_shard.items():
+        shard = loop_layer._shards[shard_index]
+        async with shard._lock:
+            shard._ensure_redis()
+            pipe = shard._redis.pipeline(transaction=False)
+            for channel, data in items:
+                pipe.publish(channel, data)
+            await pipe.execute()
 
 
 async def asend(group: str, msg: dict) -> None:
@@ -144,8 +175,14 @@ def on_commit(publish: Callable[[], Any], using: str | None = None) -> None:
 # of send/asend; services call them, from inside on_commit.
 
 
-def notifications_created(user_id: int, notifications: list[dict], unread: int) -> bool:
-    """Push a user's newly stored notifications, each followed by the unread count."""
+def notifications_created(
+    by_user: dict[int, list[dict]], unread: dict[int, int]
+) -> bool:
+    """Push newly stored notifications, each followed by its user's unread count.
+
+    ``by_user`` maps user ids to their serialised notifications; the whole batch
+    (a broadcast chunk) goes to Redis in one pipeline.
+    """
     return send_many(
         (
             groups.user(user_id),
@@ -153,12 +190,13 @@ def notifications_created(user_id: int, notifications: list[dict], unread: int) 
                 groups.NOTIFICATION_CREATED,
                 [
                     {"type": "notification", "notification": data},
-                    {"type": "unread", "unread": unread},
+                    {"type": "unread", "unread": unread[user_id]},
                 ],
                 id=data["id"],
             ),
         )
-        for data in notifications
+        for user_id, payloads in by_user.items()
+        for data in payloads
     )
 
 
@@ -177,4 +215,26 @@ def ping() -> None:
             groups.HEALTHZ, {"type": groups.DASHBOARD_STATS, "frames": []}
         ),
         settings.PUBLISH_TIMEOUT_SECS,
+    )
+
+
+def subscription_changed(user_id: int, slug: str, subscribed: bool) -> bool:
+    """Tell every socket of a user to join or leave a topic's group."""
+    frame_type = "subscribed" if subscribed else "unsubscribed"
+    return send(
+        groups.user(user_id),
+        message(
+            groups.SUBSCRIPTION_CHANGED,
+            [{"type": frame_type, "topic": slug}],
+            topic=slug,
+            subscribed=subscribed,
+        ),
+    )
+
+
+def topic_event(slug: str, event: dict) -> bool:
+    """Push an ephemeral event to every socket following a topic."""
+    return send(
+        groups.topic(slug),
+        message(groups.TOPIC_EVENT, [{"type": "event", "topic": slug, "event": event}]),
     )

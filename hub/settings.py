@@ -209,6 +209,17 @@ RESUME_MAX_ITEMS = 500
 NOTIFY_MAX_RECIPIENTS = 1000
 # Largest `data` object of a notification, encoded as JSON.
 NOTIFICATION_DATA_MAX_BYTES = 16 * 1024
+# Recipients written (and pushed) per transaction during a broadcast fan-out.
+BROADCAST_CHUNK_USERS = 1000
+# A queued or sending broadcast with no progress for this long is queued again
+# by the sweeper (broker down at request time, or a worker killed mid-fan-out).
+BROADCAST_STALL_SECS = env.int("BROADCAST_STALL_SECS", default=60)
+# Largest `event` object of POST /api/topics/{slug}/events/, encoded as JSON.
+TOPIC_EVENT_MAX_BYTES = 16 * 1024
+# Read or archived notifications older than this are purged nightly.
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
+# Rows deleted per statement by the purge, so it never holds long locks.
+PURGE_BATCH_ROWS = 5000
 # How long a sync publish may wait for Redis before giving up (the notification
 # stays stored; clients find it by resuming).
 PUBLISH_TIMEOUT_SECS = 5.0

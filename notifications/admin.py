@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from notifications.models import Notification, Topic
+from notifications.models import Broadcast, Notification, Subscription, Topic
 
 
 @admin.register(Notification)
@@ -25,6 +25,28 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "created_at")
+    list_display = ("slug", "name", "staff_only", "group", "created_at")
     search_fields = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("user", "topic", "created_at")
+    list_filter = ("topic",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "title",
+        "topic",
+        "status",
+        "recipients",
+        "send_at",
+        "sent_at",
+    )
+    list_filter = ("status", "topic")
+    readonly_fields = ("recipients", "failure_reason", "progress_at", "sent_at")

@@ -6,11 +6,14 @@ from django.conf import settings
 from hub import groups
 from hub.websocket.consumers import (
     CLOSE_NOT_AUTHENTICATED,
+    Forbidden,
     HubConsumer,
     NotFound,
     require_int,
+    require_str,
 )
 from notifications import selectors, services
+from notifications.errors import TopicForbidden, TopicNotFound
 from notifications.models import Notification
 from notifications.serializers import notification_payload
 
@@ -22,7 +25,7 @@ def _hello(user) -> dict:
         "user": {"id": user.pk, "username": user.get_username()},
         "unread": selectors.notification_unread_count(user_id=user.pk),
         "last_id": selectors.notification_last_id(user_id=user.pk),
-        "topics": [],
+        "topics": selectors.topic_slugs_followed(user_id=user.pk),
     }
 
 
@@ -38,6 +41,8 @@ class NotificationConsumer(HubConsumer):
         "read": "frame_read",
         "read_all": "frame_read_all",
         "resume": "frame_resume",
+        "subscribe": "frame_subscribe",
+        "unsubscribe": "frame_unsubscribe",
     }
 
     async def connect(self) -> None:
@@ -52,12 +57,56 @@ class NotificationConsumer(HubConsumer):
         # Join before reading the state, so nothing committed in between is missed.
         await self.channel_layer.group_add(self.user_group, self.channel_name)
         hello = await _hello(user)
+        self.topics: set[str] = set()
+        for slug in hello["topics"]:
+            await self._join_topic(slug)
         await self.accept()
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "user_group"):
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
+            for slug in list(self.topics):
+                await self._leave_topic(slug)
+
+    async def _join_topic(self, slug: str) -> bool:
+        if slug in self.topics:
+            return False
+        self.topics.add(slug)
+        await self.channel_layer.group_add(groups.topic(slug), self.channel_name)
+        return True
+
+    async def _leave_topic(self, slug: str) -> bool:
+        if slug not in self.topics:
+            return False
+        self.topics.discard(slug)
+        await self.channel_layer.group_discard(groups.topic(slug), self.channel_name)
+        return True
+
+    async def frame_subscribe(self, frame: dict) -> None:
+        slug = require_str(frame, "topic", max_chars=64)
+        try:
+            await database_sync_to_async(services.topic_subscribe)(
+                user=self.scope["user"], slug=slug
+            )
+        except TopicNotFound as exc:
+            raise NotFound(f"No topic {slug!r}.") from exc
+        except TopicForbidden as exc:
+            raise Forbidden(f"You may not follow {slug!r}.") from exc
+        # Join and answer now; the subscription.changed echo finds it done.
+        await self._join_topic(slug)
+        await self.send_json({"type": "subscribed", "topic": slug})
+
+    async def frame_unsubscribe(self, frame: dict) -> None:
+        slug = require_str(frame, "topic", max_chars=64)
+        try:
+            await database_sync_to_async(services.topic_unsubscribe)(
+                user=self.scope["user"], slug=slug
+            )
+        except TopicNotFound as exc:
+            raise NotFound(f"No topic {slug!r}.") from exc
+        await self._leave_topic(slug)
+        await self.send_json({"type": "unsubscribed", "topic": slug})
 
     async def frame_read(self, frame: dict) -> None:
         notification_id = require_int(frame, "id", minimum=1)
@@ -100,4 +149,16 @@ class NotificationConsumer(HubConsumer):
         await self.send_frames(event)
 
     async def notification_read(self, event: dict) -> None:
+        await self.send_frames(event)
+
+    async def subscription_changed(self, event: dict) -> None:
+        """Another tab or the HTTP API (un)followed a topic: follow suit."""
+        if event["subscribed"]:
+            changed = await self._join_topic(event["topic"])
+        else:
+            changed = await self._leave_topic(event["topic"])
+        if changed:
+            await self.send_frames(event)
+
+    async def topic_event(self, event: dict) -> None:
         await self.send_frames(event)

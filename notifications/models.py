@@ -23,6 +23,16 @@ class Topic(models.Model):
     )
     name = models.CharField(max_length=100, help_text="Human-readable name.")
     description = models.TextField(blank=True, help_text="What the topic is about.")
+    staff_only = models.BooleanField(
+        default=False, help_text="Only staff may follow this topic."
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="If set, only members of this group (and staff) may follow.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -30,6 +40,34 @@ class Topic(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class Subscription(models.Model):
+    """A user follows a topic: their sockets join its group, broadcasts reach them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        help_text="The follower.",
+    )
+    topic = models.ForeignKey(
+        Topic,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        help_text="The topic followed.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "topic"], name="subscription_once")
+        ]
+        # Broadcast fan-out walks a topic's subscribers in user order.
+        indexes = [models.Index(fields=["topic", "user"], name="subscription_topic")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.topic_id}"
 
 
 class Notification(models.Model):
@@ -128,6 +166,95 @@ class Notification(models.Model):
                 super().save(*args, **kwargs)
         else:
             super().save(*args, **kwargs)
+
+
+class Broadcast(models.Model):
+    """One message to many: a topic's subscribers, or everyone.
+
+    The row is the outbox: it is committed with the request, and the fan-out
+    task, the due-broadcast dispatcher and the stall sweeper all work from it.
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        QUEUED = "queued"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    topic = models.ForeignKey(
+        Topic,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="broadcasts",
+        help_text="Audience: this topic's subscribers; empty means every active user.",
+    )
+    title = models.CharField(max_length=TITLE_MAX_CHARS, help_text="One-line summary.")
+    body = models.TextField(blank=True, max_length=BODY_MAX_CHARS, help_text="Text.")
+    level = models.CharField(
+        max_length=10, choices=Level.choices, default=Level.INFO, help_text="Severity."
+    )
+    category = models.SlugField(
+        max_length=CATEGORY_MAX_CHARS, default="general", help_text="Kind."
+    )
+    data = models.JSONField(default=dict, blank=True, help_text="JSON for clients.")
+    url = models.CharField(  # noqa: DJ001 (the API says url: str|null)
+        max_length=URL_MAX_CHARS, null=True, blank=True, help_text="Link."
+    )
+    send_at = models.DateTimeField(
+        null=True, blank=True, help_text="When to send; empty means at once."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        default=Status.QUEUED,
+        help_text="scheduled -> queued -> sending -> sent (or failed / cancelled).",
+    )
+    recipients = models.PositiveIntegerField(
+        default=0, help_text="Recipients who have a notification row from it."
+    )
+    failure_reason = models.TextField(blank=True, help_text="Why it failed, if it did.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who asked for it.",
+    )
+    idempotency_key = models.CharField(  # noqa: DJ001 (NULL: no key, not unique)
+        max_length=128,
+        null=True,
+        blank=True,
+        help_text="The request's Idempotency-Key: a retry returns this broadcast.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    progress_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the fan-out; the sweeper re-queues stale ones.",
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="broadcast_once_per_key",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "send_at"], name="broadcast_due")]
+
+    def __str__(self) -> str:
+        return f"{self.pk}: {self.title} ({self.status})"
+
+    @property
+    def notification_key(self) -> str:
+        """The idempotency key of the notifications this broadcast writes."""
+        return f"broadcast:{self.pk}"
 
 
 def lock_recipients(user_ids) -> None:

@@ -15,3 +15,17 @@ class CanCreateNotifications(BasePermission):
             and user.is_authenticated
             and (user.is_staff or user.has_perm("notifications.add_notification"))
         )
+
+
+class CanBroadcast(BasePermission):
+    """Staff, or holders of ``notifications.add_broadcast``."""
+
+    message = "Broadcasting needs staff or notifications.add_broadcast."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and (user.is_staff or user.has_perm("notifications.add_broadcast"))
+        )

@@ -1,8 +1,10 @@
 """Reads of notifications and topics."""
 
-from django.db.models import Count, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from notifications.models import Notification
+from notifications.errors import TopicNotFound
+from notifications.models import Notification, Subscription, Topic
 
 
 def notification_feed(
@@ -74,4 +76,62 @@ def notification_get_own(*, user_id: int, notification_id: int) -> Notification:
     """One visible notification of the user; DoesNotExist for anyone else's."""
     return Notification.objects.select_related("topic").get(
         pk=notification_id, recipient_id=user_id, archived_at__isnull=True
+    )
+
+
+# --- Topics -----------------------------------------------------------------------
+
+
+def topic_may_follow(*, user, topic: Topic) -> bool:
+    """Staff may follow anything; others what is neither staff-only nor in a group
+    they are not in."""
+    if user.is_staff:
+        return True
+    if topic.staff_only:
+        return False
+    return topic.group_id is None or user.groups.filter(pk=topic.group_id).exists()
+
+
+def topics_visible(*, user) -> QuerySet[Topic]:
+    """Topics the user may follow, each annotated with ``subscribed``."""
+    qs = Topic.objects.all()
+    if not user.is_staff:
+        qs = qs.filter(staff_only=False).filter(
+            Q(group__isnull=True) | Q(group__in=user.groups.all())
+        )
+    return qs.annotate(
+        subscribed=Exists(
+            Subscription.objects.filter(topic=OuterRef("pk"), user_id=user.pk)
+        )
+    ).order_by("slug")
+
+
+def topic_get(*, slug: str) -> Topic:
+    try:
+        return Topic.objects.get(slug=slug)
+    except Topic.DoesNotExist as exc:
+        raise TopicNotFound(slug) from exc
+
+
+def topic_slugs_followed(*, user_id: int) -> list[str]:
+    return list(
+        Subscription.objects.filter(user_id=user_id)
+        .order_by("topic__slug")
+        .values_list("topic__slug", flat=True)
+    )
+
+
+def broadcast_audience(*, topic_id: int | None) -> QuerySet:
+    """User ids a broadcast reaches, ascending: a topic's followers, or everyone."""
+    if topic_id is None:
+        return (
+            get_user_model()
+            .objects.filter(is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return (
+        Subscription.objects.filter(topic_id=topic_id, user__is_active=True)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
     )

@@ -13,8 +13,10 @@ from notifications.models import (
     CATEGORY_MAX_CHARS,
     TITLE_MAX_CHARS,
     URL_MAX_CHARS,
+    Broadcast,
     Level,
     Notification,
+    Topic,
 )
 
 
@@ -158,3 +160,81 @@ class FeedFilterSerializer(serializers.Serializer):
     unread = serializers.BooleanField(required=False, allow_null=True, default=None)
     topic = serializers.SlugField(required=False)
     category = serializers.SlugField(required=False)
+
+
+# --- Topics and broadcasts ----------------------------------------------------------
+
+
+class TopicSerializer(serializers.ModelSerializer):
+    subscribed = serializers.BooleanField(read_only=True, default=False)
+
+    class Meta:
+        model = Topic
+        fields = ["slug", "name", "description", "subscribed"]
+
+
+class TopicCreateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Topic
+        fields = ["slug", "name", "description", "staff_only", "group"]
+
+
+class SubscriptionStateSerializer(serializers.Serializer):
+    topic = serializers.SlugField()
+    subscribed = serializers.BooleanField()
+
+
+class TopicEventSerializer(serializers.Serializer):
+    event = serializers.JSONField(help_text="Any JSON object, pushed as is.")
+
+    def validate_event(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+        if size > settings.TOPIC_EVENT_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"Must encode to at most {settings.TOPIC_EVENT_MAX_BYTES} bytes "
+                f"of JSON (got {size})."
+            )
+        return value
+
+
+class BroadcastCreateSerializer(NotificationContentSerializer):
+    topic = serializers.SlugField(
+        allow_null=True, help_text="Topic slug, or null for every active user."
+    )
+    send_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="ISO 8601; later."
+    )
+
+    def validate_topic(self, value):
+        if value is None:
+            return None
+        try:
+            return Topic.objects.get(slug=value)
+        except Topic.DoesNotExist as exc:
+            raise serializers.ValidationError(f"No topic {value!r}.") from exc
+
+
+class BroadcastSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Broadcast
+        fields = [
+            "id",
+            "status",
+            "recipients",
+            "topic",
+            "title",
+            "send_at",
+            "failure_reason",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+
+class BroadcastAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()

@@ -5,17 +5,31 @@ Every function here stores first and publishes after the commit, through
 and Celery tasks alike.
 """
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from itertools import islice
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hub import metrics, publish
 from notifications import selectors
-from notifications.models import Level, Notification, Topic, lock_recipients
+from notifications.errors import BroadcastNotCancellable, TopicForbidden
+from notifications.models import (
+    Broadcast,
+    Level,
+    Notification,
+    Subscription,
+    Topic,
+    lock_recipients,
+)
 from notifications.serializers import notification_payload
+
+logger = logging.getLogger(__name__)
 
 
 def notify(
@@ -74,8 +88,7 @@ def publish_created(notifications: list[Notification]) -> None:
     for n in notifications:
         by_user[n.recipient_id].append(notification_payload(n))
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
-    for user_id, payloads in by_user.items():
-        publish.notifications_created(user_id, payloads, counts[user_id])
+    publish.notifications_created(by_user, counts)
 
 
 def notification_mark_read(*, user_id: int, notification_id: int) -> Notification:
@@ -124,3 +137,210 @@ def _publish_read(user_id: int, ids: list[int]) -> None:
     publish.notifications_read(
         user_id, ids, selectors.notification_unread_count(user_id=user_id)
     )
+
+
+# --- Topics -----------------------------------------------------------------------
+
+
+def topic_subscribe(*, user, slug: str) -> Topic:
+    """Follow a topic; the user's open sockets join its group at once.
+
+    Raises ``TopicNotFound`` or ``TopicForbidden``. Following twice is a no-op.
+    """
+    topic = selectors.topic_get(slug=slug)
+    if not selectors.topic_may_follow(user=user, topic=topic):
+        raise TopicForbidden(slug)
+    Subscription.objects.get_or_create(user=user, topic=topic)
+    publish.on_commit(lambda: publish.subscription_changed(user.pk, slug, True))
+    return topic
+
+
+def topic_unsubscribe(*, user, slug: str) -> Topic:
+    """Stop following a topic; the user's open sockets leave its group at once."""
+    topic = selectors.topic_get(slug=slug)
+    Subscription.objects.filter(user=user, topic=topic).delete()
+    publish.on_commit(lambda: publish.subscription_changed(user.pk, slug, False))
+    return topic
+
+
+def topic_event_send(*, slug: str, event: dict) -> None:
+    """Push an ephemeral event to the topic's sockets; nothing is stored."""
+    topic = selectors.topic_get(slug=slug)
+    publish.topic_event(topic.slug, event)
+
+
+# --- Broadcasts -------------------------------------------------------------------
+
+
+def broadcast(
+    *,
+    topic: Topic | None,
+    title: str,
+    body: str = "",
+    level: str = Level.INFO,
+    category: str = "general",
+    data: dict | None = None,
+    url: str | None = None,
+    send_at: datetime | None = None,
+    created_by=None,
+    idempotency_key: str | None = None,
+) -> tuple[Broadcast, bool]:
+    """Accept a broadcast to a topic's followers (or everyone, ``topic=None``).
+
+    The row is committed first (the outbox); the fan-out task is queued after the
+    commit, or by the dispatcher when ``send_at`` comes. With an
+    ``idempotency_key`` already used by ``created_by``, nothing new is accepted
+    and the first broadcast is returned. Returns (broadcast, created).
+    """
+    if idempotency_key is not None:
+        existing = Broadcast.objects.filter(
+            created_by=created_by, idempotency_key=idempotency_key
+        ).first()
+        if existing:
+            return existing, False
+    scheduled = send_at is not None and send_at > timezone.now()
+    try:
+        with transaction.atomic():
+            item = Broadcast.objects.create(
+                topic=topic,
+                title=title,
+                body=body,
+                level=level,
+                category=category,
+                data=data or {},
+                url=url or None,
+                send_at=send_at,
+                status=Broadcast.Status.SCHEDULED
+                if scheduled
+                else Broadcast.Status.QUEUED,
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+                progress_at=timezone.now(),
+            )
+            if not scheduled:
+                publish.on_commit(lambda: _enqueue_fan_out(item.pk))
+    except IntegrityError:  # a concurrent retry with the same key won the race
+        return Broadcast.objects.get(
+            created_by=created_by, idempotency_key=idempotency_key
+        ), False
+    return item, True
+
+
+def _enqueue_fan_out(broadcast_id: int) -> None:
+    from workers.tasks import fan_out_broadcast
+
+    try:
+        fan_out_broadcast.delay(broadcast_id)
+    except Exception:  # the broker is down: the row stays queued for the sweeper
+        logger.exception("could not queue broadcast %s; the sweeper will", broadcast_id)
+
+
+def broadcast_cancel(*, broadcast_id: int) -> Broadcast:
+    """Cancel a scheduled broadcast; raises ``BroadcastNotCancellable`` otherwise."""
+    changed = Broadcast.objects.filter(
+        pk=broadcast_id, status=Broadcast.Status.SCHEDULED
+    ).update(status=Broadcast.Status.CANCELLED)
+    item = Broadcast.objects.get(pk=broadcast_id)
+    if not changed:
+        raise BroadcastNotCancellable(item.status)
+    return item
+
+
+def broadcast_fan_out(*, broadcast_id: int) -> Broadcast:
+    """Write one notification per recipient, in chunks, and push each live.
+
+    Idempotent: every row carries the broadcast's key and ``notify`` skips
+    recipients who already have it, so a redelivered or re-queued run (a worker
+    killed mid-way) completes the audience without writing or pushing twice.
+    """
+    item = Broadcast.objects.select_related("topic").get(pk=broadcast_id)
+    claimable = (Broadcast.Status.QUEUED, Broadcast.Status.SENDING)
+    claimed = Broadcast.objects.filter(pk=item.pk, status__in=claimable).update(
+        status=Broadcast.Status.SENDING, progress_at=timezone.now()
+    )
+    if not claimed:  # sent, cancelled, failed, or still scheduled
+        return item
+    audience = selectors.broadcast_audience(topic_id=item.topic_id)
+    user_ids = audience.iterator(chunk_size=settings.BROADCAST_CHUNK_USERS)
+    while chunk := list(islice(user_ids, settings.BROADCAST_CHUNK_USERS)):
+        notify(
+            recipients=chunk,
+            title=item.title,
+            body=item.body,
+            level=item.level,
+            category=item.category,
+            topic=item.topic,
+            data=item.data,
+            url=item.url,
+            idempotency_key=item.notification_key,
+        )
+        Broadcast.objects.filter(pk=item.pk).update(progress_at=timezone.now())
+    recipients = Notification.objects.filter(
+        idempotency_key=item.notification_key
+    ).count()
+    Broadcast.objects.filter(pk=item.pk, status=Broadcast.Status.SENDING).update(
+        status=Broadcast.Status.SENT, recipients=recipients, sent_at=timezone.now()
+    )
+    item.refresh_from_db()
+    return item
+
+
+def broadcast_fail(*, broadcast_id: int, reason: str) -> None:
+    Broadcast.objects.filter(pk=broadcast_id).exclude(
+        status__in=(Broadcast.Status.SENT, Broadcast.Status.CANCELLED)
+    ).update(status=Broadcast.Status.FAILED, failure_reason=reason[:2000])
+
+
+def broadcasts_dispatch_due(*, now: datetime | None = None) -> list[int]:
+    """Queue every scheduled broadcast whose ``send_at`` has come; returns ids."""
+    now = now or timezone.now()
+    due = list(
+        Broadcast.objects.filter(
+            status=Broadcast.Status.SCHEDULED, send_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    queued = []
+    for broadcast_id in due:
+        with transaction.atomic():
+            changed = Broadcast.objects.filter(
+                pk=broadcast_id, status=Broadcast.Status.SCHEDULED
+            ).update(status=Broadcast.Status.QUEUED, progress_at=now)
+            if changed:  # another dispatcher did not get there first
+                queued.append(broadcast_id)
+                publish.on_commit(lambda b=broadcast_id: _enqueue_fan_out(b))
+    return queued
+
+
+def broadcasts_requeue_stalled(*, now: datetime | None = None) -> list[int]:
+    """Queue again broadcasts whose fan-out shows no progress for a while.
+
+    Covers a broker that was down when the request came in (still ``queued``)
+    and a worker that died mid-fan-out (still ``sending``).
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.BROADCAST_STALL_SECS)
+    ids = list(
+        Broadcast.objects.filter(
+            status__in=(Broadcast.Status.QUEUED, Broadcast.Status.SENDING),
+            progress_at__lt=stale,
+        ).values_list("pk", flat=True)
+    )
+    for broadcast_id in ids:
+        Broadcast.objects.filter(pk=broadcast_id).update(progress_at=now)
+        _enqueue_fan_out(broadcast_id)
+    return ids
+
+
+def notifications_purge(*, now: datetime | None = None) -> int:
+    """Delete read or archived notifications older than the retention period."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.NOTIFICATION_RETENTION_DAYS)
+    old = Notification.objects.filter(created_at__lt=cutoff).exclude(
+        read_at__isnull=True, archived_at__isnull=True
+    )
+    deleted = 0
+    while True:
+        ids = list(old.values_list("pk", flat=True)[: settings.PURGE_BATCH_ROWS])
+        if not ids:
+            return deleted
+        deleted += Notification.objects.filter(pk__in=ids).delete()[0]

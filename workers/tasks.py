@@ -2,12 +2,29 @@
 idempotent: a redelivered task (acks_late, a killed worker) notifies nobody twice.
 """
 
+import logging
+
 from celery import shared_task
+from django.db import DatabaseError
 
 from notifications import services
+from notifications.models import Broadcast
+
+logger = logging.getLogger(__name__)
+
+# Database errors are retried with exponential backoff (1, 2, 4 ... s, at most
+# RETRY_BACKOFF_MAX_SECS apart) before the task gives up.
+RETRY_MAX = 8
+RETRY_BACKOFF_MAX_SECS = 60
+_retrying = {
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": True,
+    "retry_backoff_max": RETRY_BACKOFF_MAX_SECS,
+    "max_retries": RETRY_MAX,
+}
 
 
-@shared_task(name="workers.notify_users")
+@shared_task(name="workers.notify_users", **_retrying)
 def notify_users(
     *,
     recipient_ids: list[int],
@@ -35,3 +52,41 @@ def notify_users(
         idempotency_key=idempotency_key,
     )
     return len(created)
+
+
+@shared_task(name="workers.fan_out_broadcast", bind=True, **_retrying)
+def fan_out_broadcast(self, broadcast_id: int) -> int:
+    """Write and push a broadcast's notifications; returns its recipient count."""
+    try:
+        return services.broadcast_fan_out(broadcast_id=broadcast_id).recipients
+    except Broadcast.DoesNotExist:
+        logger.warning("broadcast %s no longer exists; nothing to send", broadcast_id)
+        return 0
+    except DatabaseError:
+        if self.request.retries >= RETRY_MAX:
+            services.broadcast_fail(
+                broadcast_id=broadcast_id, reason="database unavailable after retries"
+            )
+        raise
+    except Exception as exc:
+        logger.exception("broadcast %s failed", broadcast_id)
+        services.broadcast_fail(broadcast_id=broadcast_id, reason=repr(exc))
+        raise
+
+
+@shared_task(name="workers.dispatch_due_broadcasts", **_retrying)
+def dispatch_due_broadcasts() -> int:
+    """Queue scheduled broadcasts whose time has come (Beat, every few seconds)."""
+    return len(services.broadcasts_dispatch_due())
+
+
+@shared_task(name="workers.requeue_stalled_broadcasts", **_retrying)
+def requeue_stalled_broadcasts() -> int:
+    """Queue again broadcasts stuck in queued or sending (the outbox sweeper)."""
+    return len(services.broadcasts_requeue_stalled())
+
+
+@shared_task(name="workers.purge_old_notifications", **_retrying)
+def purge_old_notifications() -> int:
+    """Delete read notifications past the retention period (Beat, nightly)."""
+    return services.notifications_purge()

@@ -102,9 +102,13 @@ class LiveHub:
             raise RuntimeError(f"{name} exited:\n{log}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_hub(django_db_setup, django_db_blocker, tmp_path_factory):
-    """uvicorn + Celery worker in production mode, for the whole session."""
+    """uvicorn + Celery worker in production mode, for the tests of this package.
+
+    Package scope: the worker must be gone before unit tests elsewhere queue
+    tasks of their own, or it would run them against those tests' rows.
+    """
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
@@ -116,6 +120,7 @@ def live_hub(django_db_setup, django_db_blocker, tmp_path_factory):
         "PYTHONUNBUFFERED": "1",
     }
     hub = LiveHub(env, tmp_path_factory.mktemp("live-hub"))
+    celery_app.control.purge()  # tasks queued by earlier unit tests name rows long gone
     hub.start("web")
     hub.start("worker", "--concurrency 1 -n " + shlex.quote(hub.worker_name))
     try:

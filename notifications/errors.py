@@ -1,0 +1,13 @@
+"""Domain errors of the notifications app, translated at the edges (HTTP, socket)."""
+
+
+class TopicNotFound(Exception):
+    """No topic with that slug."""
+
+
+class TopicForbidden(Exception):
+    """The user may not follow that topic."""
+
+
+class BroadcastNotCancellable(Exception):
+    """Only a scheduled broadcast can be cancelled."""

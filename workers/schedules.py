@@ -1,0 +1,80 @@
+"""Every periodic task of the hub, as django-celery-beat rows, created in one place.
+
+``ensure_periodic_tasks`` runs after every ``migrate`` (see workers/apps.py), so
+`make run`, the Procfile's release step and tests all get the rows. It only
+creates missing rows: a schedule edited in the admin stays as edited.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Every:
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Daily:
+    hour: int
+    minute: int = 0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    when: Every | Daily
+    description: str
+
+
+PERIODIC_TASKS = [
+    Schedule(
+        "hub: dispatch due broadcasts",
+        "workers.dispatch_due_broadcasts",
+        Every(seconds=5),
+        "Queues scheduled broadcasts whose send_at has come.",
+    ),
+    Schedule(
+        "hub: requeue stalled broadcasts",
+        "workers.requeue_stalled_broadcasts",
+        Every(seconds=30),
+        "The outbox sweeper: queues broadcasts stuck in queued or sending.",
+    ),
+    Schedule(
+        "hub: purge old notifications",
+        "workers.purge_old_notifications",
+        Daily(hour=3, minute=30),
+        "Deletes read notifications older than NOTIFICATION_RETENTION_DAYS.",
+    ),
+]
+
+
+def ensure_periodic_tasks(**_signal_kwargs) -> None:
+    """Create the PeriodicTask rows that do not exist yet."""
+    from django_celery_beat.models import (
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+    )
+
+    for spec in PERIODIC_TASKS:
+        if PeriodicTask.objects.filter(name=spec.name).exists():
+            continue
+        if isinstance(spec.when, Every):
+            interval, _ = IntervalSchedule.objects.get_or_create(
+                every=spec.when.seconds, period=IntervalSchedule.SECONDS
+            )
+            schedule = {"interval": interval}
+        else:
+            crontab, _ = CrontabSchedule.objects.get_or_create(
+                minute=str(spec.when.minute),
+                hour=str(spec.when.hour),
+                day_of_week="*",
+                day_of_month="*",
+                month_of_year="*",
+                timezone="UTC",
+            )
+            schedule = {"crontab": crontab}
+        PeriodicTask.objects.create(
+            name=spec.name, task=spec.task, description=spec.description, **schedule
+        )
