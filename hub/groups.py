@@ -56,7 +56,12 @@ def checked(name: str) -> str:
 
 def user(user_id: int) -> str:
     """Every socket of one user."""
-    return checked(f"user.{int(user_id)}")
+    return checked(f"{user_prefix()}{int(user_id)}")
+
+
+def user_prefix() -> str:
+    """What every user group name starts with (to list them by pattern)."""
+    return "user."
 
 
 def topic(slug: str) -> str:

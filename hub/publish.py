@@ -113,25 +113,104 @@ async def asend_many(batch: Iterable[tuple[str, dict]]) -> None:
     metrics.EVENTS_PUBLISHED.inc(len(batch))
 
 
+def _route(loop_layer, group: str) -> tuple[Any, str]:
+    """The Redis shard and channel that carry a group, as channels_redis picks them.
+
+    channels_redis (pinned) has no batch API; the batch paths below mirror its
+    group_send (same channel name, same shard, same per-shard lock), so their
+    messages land exactly where group_send would put them.
+    """
+    channel = loop_layer._get_group_channel_name(group)
+    return loop_layer._get_shard(channel), channel
+
+
 async def _pipelined_publish(
     layer: RedisPubSubChannelLayer, batch: list[tuple[str, dict]]
 ) -> None:
-    # channels_redis (pinned) has no batch API; this mirrors its group_send:
-    # same channel naming, same serializer, same shard choice, same per-shard lock.
     loop_layer = layer._get_layer()
-    by_shard: dict[int, list[tuple[str, bytes]]] = {}
+    by_shard: dict[Any, list[tuple[str, bytes]]] = {}
     for group, msg in batch:
-        channel = loop_layer._get_group_channel_name(group)
-        shard_index = loop_layer._shards.index(loop_layer._get_shard(channel))
-        by_shard.setdefault(shard_index, []).append((channel, layer.serialize(msg)))
-    for shard_index, items in by_shard.items():
-        shard = loop_layer._shards[shard_index]
+        shard, channel = _route(loop_layer, group)
+        by_shard.setdefault(shard, []).append((channel, layer.serialize(msg)))
+    for shard, items in by_shard.items():
         async with shard._lock:
             shard._ensure_redis()
             pipe = shard._redis.pipeline(transaction=False)
             for channel, data in items:
                 pipe.publish(channel, data)
             await pipe.execute()
+
+
+async def aonline_user_ids(user_ids: list[int]) -> set[int]:
+    """Which of these users have a socket open on any web process.
+
+    A web process subscribes to ``user.<id>``'s Redis channel while it holds one
+    of the user's sockets, so PUBSUB NUMSUB answers for the whole cluster in one
+    round trip per shard. A socket connecting at this very moment may be missed:
+    it reads its state after subscribing, so what it missed live it finds by
+    ``resume`` or in ``hello``, as with any push.
+    """
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer) or not user_ids:
+        return set(user_ids)
+    loop_layer = layer._get_layer()
+    by_shard: dict[Any, dict[str, int]] = {}
+    for user_id in user_ids:
+        shard, channel = _route(loop_layer, groups.user(user_id))
+        by_shard.setdefault(shard, {})[channel] = user_id
+    online = set()
+    for shard, user_of_channel in by_shard.items():
+        async with shard._lock:
+            shard._ensure_redis()
+            counts = await shard._redis.pubsub_numsub(*user_of_channel)
+        for channel, subscribers in counts:
+            if subscribers:
+                name = channel.decode() if isinstance(channel, bytes) else channel
+                online.add(user_of_channel[name])
+    return online
+
+
+async def aonline_users() -> set[int] | None:
+    """Every user with a socket open on any web process (None: cannot tell).
+
+    One PUBSUB CHANNELS per shard, matching the channels of ``user.*`` groups.
+    """
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    loop_layer = layer._get_layer()
+    pattern = loop_layer._get_group_channel_name(groups.user_prefix()) + "*"
+    skip = len(pattern) - 1
+    online = set()
+    for shard in loop_layer._shards:
+        async with shard._lock:
+            shard._ensure_redis()
+            channels = await shard._redis.pubsub_channels(pattern)
+        for channel in channels:
+            name = channel.decode() if isinstance(channel, bytes) else channel
+            if name[skip:].isdigit():
+                online.add(int(name[skip:]))
+    return online
+
+
+def online_users() -> set[int] | None:
+    """Sync :func:`aonline_users`; None when Redis cannot tell."""
+    try:
+        return _publisher.run(aonline_users, settings.PUBLISH_TIMEOUT_SECS)
+    except Exception:
+        logger.exception("online users unknown")
+        return None
+
+
+def online_user_ids(user_ids: list[int]) -> set[int]:
+    """Sync :func:`aonline_user_ids`; on a Redis failure, assume all are online."""
+    try:
+        return _publisher.run(
+            lambda: aonline_user_ids(user_ids), settings.PUBLISH_TIMEOUT_SECS
+        )
+    except Exception:
+        logger.exception("online check failed; pushing to everyone")
+        return set(user_ids)
 
 
 async def asend(group: str, msg: dict) -> None:

@@ -211,6 +211,9 @@ NOTIFY_MAX_RECIPIENTS = 1000
 NOTIFICATION_DATA_MAX_BYTES = 16 * 1024
 # Recipients written (and pushed) per transaction during a broadcast fan-out.
 BROADCAST_CHUNK_USERS = 1000
+# From this many recipients of one batch up, only those with an open socket
+# are pushed to (one PUBSUB NUMSUB round trip decides; see hub.publish).
+ONLINE_CHECK_MIN_USERS = 20
 # A queued or sending broadcast with no progress for this long is queued again
 # by the sweeper (broker down at request time, or a worker killed mid-fan-out).
 BROADCAST_STALL_SECS = env.int("BROADCAST_STALL_SECS", default=60)

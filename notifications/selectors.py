@@ -121,17 +121,45 @@ def topic_slugs_followed(*, user_id: int) -> list[str]:
     )
 
 
-def broadcast_audience(*, topic_id: int | None) -> QuerySet:
-    """User ids a broadcast reaches, ascending: a topic's followers, or everyone."""
+def broadcast_audience_chunk(
+    *, topic_id: int | None, after_user_id: int, limit: int
+) -> list[int]:
+    """The next ``limit`` user ids a broadcast reaches, ascending, after one id.
+
+    A topic's active followers, or every active user when ``topic_id`` is None.
+    Keyset pagination: each chunk is one short index range query, and a re-run
+    walks the same order.
+    """
     if topic_id is None:
-        return (
+        qs = (
             get_user_model()
-            .objects.filter(is_active=True)
+            .objects.filter(is_active=True, pk__gt=after_user_id)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    return (
-        Subscription.objects.filter(topic_id=topic_id, user__is_active=True)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
+    else:
+        qs = (
+            Subscription.objects.filter(
+                topic_id=topic_id, user__is_active=True, user_id__gt=after_user_id
+            )
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+        )
+    return list(qs[:limit])
+
+
+def broadcast_audience_among(*, topic_id: int | None, user_ids: set[int]) -> list[int]:
+    """Which of ``user_ids`` a broadcast reaches, ascending."""
+    found: list[int] = []
+    ordered = sorted(user_ids)
+    for start in range(0, len(ordered), 1000):
+        part = ordered[start : start + 1000]
+        if topic_id is None:
+            qs = get_user_model().objects.filter(is_active=True, pk__in=part)
+            found += qs.values_list("pk", flat=True)
+        else:
+            qs = Subscription.objects.filter(
+                topic_id=topic_id, user__is_active=True, user_id__in=part
+            )
+            found += qs.values_list("user_id", flat=True)
+    return sorted(found)

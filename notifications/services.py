@@ -5,15 +5,15 @@ Every function here stores first and publishes after the commit, through
 and Celery tasks alike.
 """
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from itertools import islice
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from hub import metrics, publish
@@ -54,39 +54,99 @@ def notify(
     user_ids = sorted({getattr(r, "pk", r) for r in recipients})
     with transaction.atomic():
         lock_recipients(user_ids)
-        if idempotency_key is not None:
+        # PostgreSQL skips existing (recipient, key) rows in the INSERT itself.
+        if idempotency_key is not None and connection.vendor != "postgresql":
             done = set(
                 Notification.objects.filter(
                     recipient_id__in=user_ids, idempotency_key=idempotency_key
                 ).values_list("recipient_id", flat=True)
             )
             user_ids = [uid for uid in user_ids if uid not in done]
-        created = Notification.objects.bulk_create(
-            Notification(
-                recipient_id=uid,
-                title=title,
-                body=body,
-                level=level,
-                category=category,
-                topic=topic,
-                data=data or {},
-                url=url or None,
-                idempotency_key=idempotency_key,
-            )
-            for uid in user_ids
+        created = _insert(
+            user_ids,
+            title=title,
+            body=body,
+            level=level,
+            category=category,
+            topic=topic,
+            data=data or {},
+            url=url or None,
+            idempotency_key=idempotency_key,
         )
         publish.on_commit(lambda: publish_created(created))
     return created
 
 
+def _insert(user_ids: list[int], **fields) -> list[Notification]:
+    """Insert one notification per user with the same content; ids ascend by user.
+
+    On PostgreSQL one ``INSERT ... SELECT unnest(...)`` statement: 75 ms for a
+    1,000-user chunk against 220 ms for ``bulk_create`` (docs/ARCHITECTURE.md).
+    """
+    if not user_ids:
+        return []
+    if connection.vendor != "postgresql":
+        return Notification.objects.bulk_create(
+            Notification(recipient_id=uid, **fields) for uid in user_ids
+        )
+    topic = fields["topic"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_INSERT,
+            [
+                fields["title"],
+                fields["body"],
+                fields["level"],
+                fields["category"],
+                topic.pk if topic else None,
+                json.dumps(fields["data"]),
+                fields["url"],
+                fields["idempotency_key"],
+                list(user_ids),
+            ],
+        )
+        rows = cursor.fetchall()
+    created = []
+    for pk, recipient_id, created_at in rows:
+        n = Notification(
+            pk=pk, recipient_id=recipient_id, created_at=created_at, **fields
+        )
+        n._state.adding = False
+        created.append(n)
+    return created
+
+
+_PG_INSERT = """
+INSERT INTO notifications_notification
+    (recipient_id, title, body, level, category, topic_id, data, url,
+     idempotency_key, created_at)
+SELECT r, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, now()
+FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(r, n) ORDER BY n
+ON CONFLICT (recipient_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+DO NOTHING
+RETURNING id, recipient_id, created_at
+"""
+
+
 def publish_created(notifications: list[Notification]) -> None:
-    """Push stored notifications to their recipients' sockets (after commit)."""
+    """Push stored notifications to their recipients' sockets (after commit).
+
+    For many recipients (a broadcast chunk), only users with a socket open
+    somewhere are pushed to: the rest would cost encoding and a Redis publish
+    each and reach nobody (they find the rows in their feed or by resuming).
+    """
     if not notifications:
         return
     metrics.NOTIFICATIONS_CREATED.inc(len(notifications))
+    recipients = {n.recipient_id for n in notifications}
+    if len(recipients) >= settings.ONLINE_CHECK_MIN_USERS:
+        recipients = publish.online_user_ids(sorted(recipients))
+        if not recipients:
+            return
     by_user: dict[int, list[dict]] = defaultdict(list)
     for n in notifications:
-        by_user[n.recipient_id].append(notification_payload(n))
+        if n.recipient_id in recipients:
+            by_user[n.recipient_id].append(notification_payload(n))
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
     publish.notifications_created(by_user, counts)
 
@@ -260,20 +320,32 @@ def broadcast_fan_out(*, broadcast_id: int) -> Broadcast:
     )
     if not claimed:  # sent, cancelled, failed, or still scheduled
         return item
-    audience = selectors.broadcast_audience(topic_id=item.topic_id)
-    user_ids = audience.iterator(chunk_size=settings.BROADCAST_CHUNK_USERS)
-    while chunk := list(islice(user_ids, settings.BROADCAST_CHUNK_USERS)):
+    content = {
+        "title": item.title,
+        "body": item.body,
+        "level": item.level,
+        "category": item.category,
+        "topic": item.topic,
+        "data": item.data,
+        "url": item.url,
+        "idempotency_key": item.notification_key,
+    }
+    # Connected followers first, so live delivery ends after their few chunks,
+    # not after the whole audience; the full walk then skips them (same key).
+    online = _online_audience(item.topic_id)
+    for start in range(0, len(online), settings.BROADCAST_CHUNK_USERS):
         notify(
-            recipients=chunk,
-            title=item.title,
-            body=item.body,
-            level=item.level,
-            category=item.category,
-            topic=item.topic,
-            data=item.data,
-            url=item.url,
-            idempotency_key=item.notification_key,
+            recipients=online[start : start + settings.BROADCAST_CHUNK_USERS], **content
         )
+        Broadcast.objects.filter(pk=item.pk).update(progress_at=timezone.now())
+    after_user_id = 0
+    while chunk := selectors.broadcast_audience_chunk(
+        topic_id=item.topic_id,
+        after_user_id=after_user_id,
+        limit=settings.BROADCAST_CHUNK_USERS,
+    ):
+        after_user_id = chunk[-1]
+        notify(recipients=chunk, **content)
         Broadcast.objects.filter(pk=item.pk).update(progress_at=timezone.now())
     recipients = Notification.objects.filter(
         idempotency_key=item.notification_key
@@ -283,6 +355,13 @@ def broadcast_fan_out(*, broadcast_id: int) -> Broadcast:
     )
     item.refresh_from_db()
     return item
+
+
+def _online_audience(topic_id: int | None) -> list[int]:
+    online = publish.online_users()
+    if not online:  # nobody, or unknown: the full walk pushes to whoever is there
+        return []
+    return selectors.broadcast_audience_among(topic_id=topic_id, user_ids=online)
 
 
 def broadcast_fail(*, broadcast_id: int, reason: str) -> None:
