@@ -249,6 +249,16 @@ def on_commit(publish: Callable[[], Any], using: str | None = None) -> None:
     transaction.on_commit(publish, using=using, robust=True)
 
 
+def ping() -> None:
+    """Raise unless the channel layer accepts a message (for /healthz)."""
+    _publisher.run(
+        lambda: get_channel_layer().group_send(
+            groups.HEALTHZ, {"type": groups.DASHBOARD_STATS, "frames": []}
+        ),
+        settings.PUBLISH_TIMEOUT_SECS,
+    )
+
+
 # --- Domain events ------------------------------------------------------------------
 # The functions below turn domain events into messages. They are the only callers
 # of send/asend; services call them, from inside on_commit.
@@ -285,16 +295,6 @@ def notifications_read(user_id: int, ids: list[int], unread: int) -> bool:
     if ids:
         frames.insert(0, {"type": "read", "ids": ids})
     return send(groups.user(user_id), message(groups.NOTIFICATION_READ, frames))
-
-
-def ping() -> None:
-    """Raise unless the channel layer accepts a message (for /healthz)."""
-    _publisher.run(
-        lambda: get_channel_layer().group_send(
-            groups.HEALTHZ, {"type": groups.DASHBOARD_STATS, "frames": []}
-        ),
-        settings.PUBLISH_TIMEOUT_SECS,
-    )
 
 
 def subscription_changed(user_id: int, slug: str, subscribed: bool) -> bool:
