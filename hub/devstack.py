@@ -130,8 +130,11 @@ def main(argv: list[str]) -> int:
     mode, rest = argv[0], argv[1:]
     VAR_DIR.mkdir(exist_ok=True)
     python = sys.executable
+    # The Procfile names uvicorn and celery bare: they live beside this Python.
+    bin_dir = str(Path(python).parent)
+    path = os.environ.get("PATH", "")
     with redis_url() as url:
-        env = {**os.environ, "REDIS_URL": url}
+        env = {**os.environ, "REDIS_URL": url, "PATH": f"{bin_dir}{os.pathsep}{path}"}
         if mode == "test":
             # Tests use their own Redis database and channel-layer prefix, so they
             # never cross a dev server running on the same Redis.
