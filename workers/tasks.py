@@ -35,3 +35,12 @@ def notify_users(
         idempotency_key=idempotency_key,
     )
     return len(created)
+
+
+# Email tasks live in their own module; importing them here registers them
+# wherever this module is (autodiscovery imports workers.tasks only).
+from workers.email_tasks import (  # noqa: E402, F401
+    email_deliver,
+    email_digest_sweep,
+    email_missed_sweep,
+)
