@@ -7,7 +7,7 @@ can be tested at any instant, in any zone, across daylight-saving changes.
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 
 @functools.cache
@@ -39,7 +39,7 @@ def in_quiet_hours(
 
 @dataclass(frozen=True)
 class Period:
-    """A digest period: notifications created in [start, end) local time."""
+    """A digest period: notifications created in [start, end) (UTC instants)."""
 
     key: str
     start: datetime
@@ -66,8 +66,10 @@ def digest_period(*, frequency: str, now: datetime, tz: tzinfo, hour: int) -> Pe
         length = timedelta(days=1)
     else:
         raise ValueError(f"no digest period for frequency {frequency!r}")
+    # In UTC: arithmetic between two datetimes of one zoneinfo zone is wall-clock
+    # arithmetic in Python (a 23-hour day would subtract to 24 hours).
     return Period(
         key=f"{frequency}:{end_date.isoformat()}",
-        start=datetime.combine(end_date - length, send_at, tzinfo=tz),
-        end=datetime.combine(end_date, send_at, tzinfo=tz),
+        start=datetime.combine(end_date - length, send_at, tzinfo=tz).astimezone(UTC),
+        end=datetime.combine(end_date, send_at, tzinfo=tz).astimezone(UTC),
     )

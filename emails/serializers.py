@@ -30,6 +30,12 @@ class QuietHoursSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
+        # Both always, even in a PATCH (DRF makes nested fields optional there).
+        missing = [name for name in ("start", "end") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError(
+                {name: ["This field is required."] for name in missing}
+            )
         if attrs["start"] == attrs["end"]:
             raise serializers.ValidationError(
                 "start and end must differ; use null for no quiet hours."
