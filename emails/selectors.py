@@ -124,14 +124,13 @@ def digest_preferences() -> QuerySet[Preference]:
     )
 
 
-def sent_keys(*, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (user id, key) pairs already have a record."""
-    if not pairs:
-        return set()
-    query = Q()
-    for user_id, key in pairs:
-        query |= Q(user_id=user_id, key=key)
-    return set(SentEmail.objects.filter(query).values_list("user_id", "key"))
+def sent_keys(*, user_ids: list[int], keys: set[str]) -> set[tuple[int, str]]:
+    """Which (user id, key) pairs among these users and keys already have a row."""
+    return set(
+        SentEmail.objects.filter(user_id__in=user_ids, key__in=keys).values_list(
+            "user_id", "key"
+        )
+    )
 
 
 def digest_notifications(
@@ -173,4 +172,4 @@ def outbox_due(*, now: datetime) -> QuerySet[SentEmail]:
     return SentEmail.objects.filter(
         status__in=[SentEmail.Status.PENDING, SentEmail.Status.SENDING],
         next_attempt_at__lte=now,
-    )
+    ).order_by("next_attempt_at")

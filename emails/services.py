@@ -8,6 +8,7 @@ guarded by a conditional status update, so two deliveries of one row send one
 email. Every function takes ``now`` (default: the clock) so tests control time.
 """
 
+import itertools
 import logging
 import smtplib
 from datetime import datetime, timedelta
@@ -24,6 +25,9 @@ from notifications.models import lock_recipients
 logger = logging.getLogger(__name__)
 
 Status = SentEmail.Status
+# Users (digests) or rows (outbox) handled per query; well under SQLite's
+# parameter limit.
+BATCH_SIZE = 500
 
 
 # --- Preferences ----------------------------------------------------------------
@@ -113,7 +117,7 @@ def missed_email_claim(*, user_id: int, now: datetime) -> SentEmail | None:
                 "last_notification_id": unread[-1][0],
                 "notification_count": len(wanted),
                 "created_at": now,
-                "next_attempt_at": _retry_at(now, attempts=1),
+                "next_attempt_at": _retry_at(now, attempts=1) if wanted else None,
             },
         )
     return row if created else None
@@ -131,9 +135,17 @@ def digests_claim_due(*, now: datetime | None = None) -> list[int]:
     ago is not sent; during quiet hours the digest waits until they end.
     """
     now = now or timezone.now()
+    preferences = selectors.digest_preferences().iterator(chunk_size=BATCH_SIZE)
+    pending = []
+    while batch := list(itertools.islice(preferences, BATCH_SIZE)):
+        pending += _digests_claim_batch(batch, now=now)
+    return pending
+
+
+def _digests_claim_batch(preferences: list[Preference], *, now: datetime) -> list[int]:
     max_late = timedelta(seconds=settings.EMAIL_DIGEST_MAX_LATE_SECS)
     due: list[tuple[Preference, periods.Period]] = []
-    for preference in selectors.digest_preferences().iterator(chunk_size=500):
+    for preference in preferences:
         tz = periods.zone(preference.timezone)
         period = periods.digest_period(
             frequency=preference.digest,
@@ -146,7 +158,9 @@ def digests_claim_due(*, now: datetime | None = None) -> list[int]:
         ):
             continue
         due.append((preference, period))
-    done = selectors.sent_keys(pairs=[(p.user_id, period.key) for p, period in due])
+    done = selectors.sent_keys(
+        user_ids=[p.user_id for p, _ in due], keys={period.key for _, period in due}
+    )
     pending = []
     for preference, period in due:
         if (preference.user_id, period.key) in done:
@@ -177,7 +191,7 @@ def digest_claim(
             "period_end": period.end,
             "notification_count": count,
             "created_at": now,
-            "next_attempt_at": _retry_at(now, attempts=1),
+            "next_attempt_at": _retry_at(now, attempts=1) if count else None,
         },
     )
     return row if created else None
@@ -190,10 +204,11 @@ def outbox_claim_due(*, now: datetime | None = None) -> list[int]:
     """Ids of unsent rows to queue again (failed sends, lost tasks, killed workers).
 
     Each is given a new ``next_attempt_at`` so the next sweep does not queue it
-    again while this attempt is on its way.
+    again while this attempt is on its way. At most BATCH_SIZE per call, oldest
+    due first; the next sweep takes the rest.
     """
     now = now or timezone.now()
-    ids = list(selectors.outbox_due(now=now).values_list("pk", flat=True)[:1000])
+    ids = list(selectors.outbox_due(now=now).values_list("pk", flat=True)[:BATCH_SIZE])
     SentEmail.objects.filter(pk__in=ids).update(
         next_attempt_at=now + timedelta(seconds=settings.EMAIL_RETRY_SECS)
     )
@@ -224,7 +239,9 @@ def sent_email_deliver(*, sent_email_id: int, now: datetime | None = None) -> st
             next_attempt_at=now + timedelta(seconds=settings.EMAIL_SEND_STALE_SECS),
         )
     )
-    row = SentEmail.objects.select_related("user").get(pk=sent_email_id)
+    row = SentEmail.objects.select_related("user").filter(pk=sent_email_id).first()
+    if row is None:  # the user was deleted since
+        return "gone"
     if not taken:
         return row.status
     if row.attempts > settings.EMAIL_SEND_MAX_ATTEMPTS:
