@@ -7,30 +7,31 @@ text. Every email carries a signed one-click unsubscribe link and the
 """
 
 from datetime import tzinfo
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from emails import tokens
+from notifications.serializers import validate_url
 
 SUBJECT_MAX_CHARS = 120
 
 
 def absolute_url(url: str | None) -> str | None:
-    """An http(s) link for an email: site paths join HUB_BASE_URL; other schemes
-    (javascript:, data:, mailto:) are dropped, whatever the database holds."""
-    if not url:
+    """A link for an email: what the API accepts as a notification url (http(s)
+    or a site path, see ``validate_url``), made absolute with HUB_BASE_URL. Any
+    other value (javascript:, data:, saved with the plain ORM) is dropped."""
+    try:
+        url = validate_url(url)
+    except ValidationError:
         return None
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return url
-    if not parts.scheme and not parts.netloc and url.startswith("/"):
+    if url and url.startswith("/"):
         return settings.HUB_BASE_URL + url
-    return None
+    return url
 
 
 def one_line(text: str, limit: int = SUBJECT_MAX_CHARS) -> str:

@@ -39,8 +39,8 @@ class PreferenceView(APIView):
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET: a confirmation page (link scanners must not unsubscribe anyone);
     POST: email and digests off, no login needed."""
-    user_id = tokens.read_token(tokens.UNSUBSCRIBE, token)
-    if user_id is None or not selectors.user_exists(user_id=user_id):
+    user_id = _user_of(tokens.UNSUBSCRIBE, token)
+    if user_id is None:
         return render(request, "emails/link_invalid.html", status=400)
     if request.method == "POST":
         services.preference_unsubscribe(user_id=user_id)
@@ -52,8 +52,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
     """The preferences page linked from every email: the same fields and rules
     as the API, reached with a signed, expiring link instead of a login."""
-    user_id = tokens.read_token(tokens.PREFERENCES, token)
-    if user_id is None or not selectors.user_exists(user_id=user_id):
+    user_id = _user_of(tokens.PREFERENCES, token)
+    if user_id is None:
         return render(request, "emails/link_invalid.html", status=400)
     errors, saved = {}, False
     if request.method == "POST":
@@ -77,6 +77,14 @@ def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
         },
         status=400 if errors else 200,
     )
+
+
+def _user_of(purpose: str, token: str) -> int | None:
+    """The existing user a signed link is for, or None for a bad link."""
+    user_id = tokens.read_token(purpose, token)
+    if user_id is None or not selectors.user_exists(user_id=user_id):
+        return None
+    return user_id
 
 
 def _form_to_api(form) -> dict:

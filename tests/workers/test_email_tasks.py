@@ -1,7 +1,6 @@
 """The email tasks through Celery (eager), and one send through a real SMTP server."""
 
 import email
-import socket
 from datetime import UTC, timedelta
 from email import policy
 
@@ -16,6 +15,7 @@ from emails.periods import digest_period
 from hub.celery import app as celery_app
 from notifications import services as notification_services
 from notifications.models import Notification
+from tests.e2e.conftest import free_port
 from workers import tasks
 
 pytestmark = pytest.mark.django_db
@@ -53,12 +53,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
