@@ -60,7 +60,9 @@ def missed_candidate_user_ids(
     the claim.
     """
     watermark = (
-        SentEmail.objects.filter(user_id=OuterRef("recipient_id"), kind="missed")
+        SentEmail.objects.filter(
+            user_id=OuterRef("recipient_id"), kind=SentEmail.Kind.MISSED
+        )
         .order_by("-last_notification_id")
         .values("last_notification_id")[:1]
     )
@@ -81,8 +83,11 @@ def missed_candidate_user_ids(
     )
 
 
-def missed_unread(*, user_id: int, after_id: int, not_before: datetime) -> list:
-    """(id, category, created_at) of a user's unread notifications after a watermark."""
+def missed_unread(
+    *, user_id: int, after_id: int, not_before: datetime
+) -> list[Notification]:
+    """A user's unread notifications after a watermark, oldest first (id, category
+    and created_at only)."""
     return list(
         Notification.objects.filter(
             recipient_id=user_id,
@@ -92,7 +97,7 @@ def missed_unread(*, user_id: int, after_id: int, not_before: datetime) -> list:
             created_at__gte=not_before,
         )
         .order_by("id")
-        .values_list("id", "category", "created_at")
+        .only("id", "category", "created_at")
     )
 
 

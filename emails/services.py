@@ -55,10 +55,12 @@ def preference_update(*, user_id: int, **fields) -> Preference:
 
 def preference_unsubscribe(*, user_id: int, now: datetime | None = None) -> Preference:
     """Turn every email off for the user (the one-click unsubscribe)."""
-    preference = preference_update(user_id=user_id, email=False, digest=Digest.OFF)
-    preference.unsubscribed_at = now or timezone.now()
-    preference.save(update_fields=["unsubscribed_at"])
-    return preference
+    return preference_update(
+        user_id=user_id,
+        email=False,
+        digest=Digest.OFF,
+        unsubscribed_at=now or timezone.now(),
+    )
 
 
 # --- Missed-notification emails ------------------------------------------------
@@ -103,18 +105,18 @@ def missed_email_claim(*, user_id: int, now: datetime) -> SentEmail | None:
             not_before=now - timedelta(seconds=settings.EMAIL_MISSED_MAX_AGE_SECS),
         )
         due_before = now - timedelta(seconds=settings.EMAIL_DELAY_SECS)
-        wanted = [n for n in unread if n[1] not in preference.muted_categories]
+        wanted = [n for n in unread if n.category not in preference.muted_categories]
         waiting = wanted or unread  # all muted: skip them once they are due
-        if not waiting or waiting[0][2] > due_before:
+        if not waiting or waiting[0].created_at > due_before:
             return None
         row, created = SentEmail.objects.get_or_create(
             user_id=user_id,
-            key=f"missed:{unread[-1][0]}",
+            key=f"missed:{unread[-1].pk}",
             defaults={
                 "kind": SentEmail.Kind.MISSED,
                 "status": Status.PENDING if wanted else Status.SKIPPED,
-                "first_notification_id": unread[0][0],
-                "last_notification_id": unread[-1][0],
+                "first_notification_id": unread[0].pk,
+                "last_notification_id": unread[-1].pk,
                 "notification_count": len(wanted),
                 "created_at": now,
                 "next_attempt_at": _retry_at(now, attempts=1) if wanted else None,
