@@ -277,3 +277,19 @@ def test_unsubscribe__recorded_time_is_the_clock(alice):
         services.preference_unsubscribe(user_id=alice.pk, now=now).unsubscribed_at
         == now
     )
+
+
+def test_preferences_page__post_needs_the_csrf_token(alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    path = preferences_path(alice.pk)
+
+    refused = client.post(path, {"digest": "daily", "timezone": "UTC"})
+    token = client.get(path).cookies["csrftoken"].value
+    accepted = client.post(
+        path, {"digest": "daily", "timezone": "UTC", "csrfmiddlewaretoken": token}
+    )
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
