@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "hub",
     "notifications",
+    "emails",
     "workers",
 ]
 
@@ -133,6 +134,32 @@ EMAIL_CONFIG = env.email_url(
 )
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="hub@localhost")
+# Seconds an SMTP connection may block a worker (Django's default is forever).
+EMAIL_TIMEOUT = 30
+# Where links in emails point (no trailing slash): the hub as users reach it.
+HUB_BASE_URL = env("HUB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# How long a notification stays unread before it is emailed (docs/EMAIL.md).
+EMAIL_DELAY_SECS = env.int("EMAIL_DELAY_SECS", default=600)
+# Unread notifications older than this are left to digests, never emailed as
+# "missed": turning email on does not mail a backlog. Longer than any quiet hours.
+EMAIL_MISSED_MAX_AGE_SECS = 2 * 24 * 3600
+# Most notifications one email lists; the rest are counted ("and 12 more").
+EMAIL_MAX_ITEMS = 50
+# Local hour (in each user's timezone) at which daily and weekly digests go out.
+EMAIL_DIGEST_HOUR = 8
+# A digest period that ended longer ago than this is not sent any more: a worker
+# down for days, or a weekly digest switched on mid-week, sends no stale summary.
+EMAIL_DIGEST_MAX_LATE_SECS = 24 * 3600
+# A failed send is retried by the next sweep after EMAIL_RETRY_SECS, doubling
+# each time, and given up after EMAIL_SEND_MAX_ATTEMPTS.
+EMAIL_RETRY_SECS = 300
+EMAIL_SEND_MAX_ATTEMPTS = 5
+# A send claimed this long ago and never finished (worker killed mid-send) is
+# claimed again: longer than EMAIL_TIMEOUT, so a live send is never doubled.
+EMAIL_SEND_STALE_SECS = 600
+# How long the signed preferences link in an email works (unsubscribe links
+# never expire, as RFC 8058 expects).
+EMAIL_PREFERENCES_LINK_MAX_AGE_SECS = 30 * 24 * 3600
 
 # --- Auth, i18n, static ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

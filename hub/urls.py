@@ -1,10 +1,11 @@
-"""HTTP routes: the API under /api/, health, metrics and the admin."""
+"""HTTP routes: the API under /api/, health, metrics, email links and the admin."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from emails import urls as email_urls
 from hub.views import WsTicketView, healthz, metrics_view
 
 api_patterns = [
@@ -13,12 +14,14 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("notifications.urls")),
+    path("", include(email_urls.api_urlpatterns)),
 ]
 
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("email/", include(email_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
 ]
 

@@ -41,6 +41,19 @@ PERIODIC_TASKS = [
         "The outbox sweeper: queues broadcasts stuck in queued or sending.",
     ),
     Schedule(
+        "emails: missed-notification emails",
+        "workers.email_missed_sweep",
+        Every(seconds=60),
+        "Emails notifications left unread for EMAIL_DELAY_SECS; retries failed "
+        "sends. A minute's lateness on a ten-minute delay.",
+    ),
+    Schedule(
+        "emails: daily and weekly digests",
+        "workers.email_digest_sweep",
+        Every(seconds=300),
+        "Sends digests due at 08:00 local time; every five minutes is punctual enough.",
+    ),
+    Schedule(
         "hub: purge old notifications",
         "workers.purge_old_notifications",
         Daily(hour=3, minute=30),
@@ -49,14 +62,15 @@ PERIODIC_TASKS = [
 ]
 
 
-def ensure_periodic_tasks(**_signal_kwargs) -> None:
-    """Create the PeriodicTask rows that do not exist yet."""
+def ensure_periodic_tasks(**_signal_kwargs) -> list[str]:
+    """Create the PeriodicTask rows that do not exist yet; returns their names."""
     from django_celery_beat.models import (
         CrontabSchedule,
         IntervalSchedule,
         PeriodicTask,
     )
 
+    created = []
     for spec in PERIODIC_TASKS:
         if PeriodicTask.objects.filter(name=spec.name).exists():
             continue
@@ -78,3 +92,5 @@ def ensure_periodic_tasks(**_signal_kwargs) -> None:
         PeriodicTask.objects.create(
             name=spec.name, task=spec.task, description=spec.description, **schedule
         )
+        created.append(spec.name)
+    return created

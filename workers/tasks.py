@@ -90,3 +90,12 @@ def requeue_stalled_broadcasts() -> int:
 def purge_old_notifications() -> int:
     """Delete read notifications past the retention period (Beat, nightly)."""
     return services.notifications_purge()
+
+
+# Email tasks live in their own module; importing them here registers them
+# wherever this module is (autodiscovery imports workers.tasks only).
+from workers.email_tasks import (  # noqa: E402, F401
+    email_deliver,
+    email_digest_sweep,
+    email_missed_sweep,
+)

@@ -6,11 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from notifications import services
 from notifications.models import Broadcast, Notification, Subscription, Topic
-from workers.schedules import PERIODIC_TASKS, ensure_periodic_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -224,17 +222,3 @@ def test_purge__deletes_old_read_keeps_unread_and_recent(alice, settings):
 
     assert services.notifications_purge() == 1
     assert set(Notification.objects.values_list("title", flat=True)) == {"uo", "rn"}
-
-
-def test_periodic_tasks__rows_exist_and_admin_edits_survive():
-    names = {spec.name for spec in PERIODIC_TASKS}
-    assert names <= set(PeriodicTask.objects.values_list("name", flat=True))
-
-    task = PeriodicTask.objects.get(name="hub: dispatch due broadcasts")
-    task.enabled = False
-    task.save()
-    ensure_periodic_tasks()
-
-    task.refresh_from_db()
-    assert task.enabled is False
-    assert PeriodicTask.objects.filter(name__in=names).count() == len(names)

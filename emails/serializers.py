@@ -1,0 +1,79 @@
+"""The preferences as GET / PATCH /api/preferences/ show and accept them."""
+
+from rest_framework import serializers
+
+from emails import periods
+from emails.models import MUTED_CATEGORIES_MAX, TIMEZONE_MAX_CHARS, Digest, Preference
+from notifications.models import CATEGORY_MAX_CHARS
+
+TIME_FORMAT = "%H:%M"
+
+
+def validate_timezone(value: str) -> str:
+    if not periods.is_timezone(value):
+        raise serializers.ValidationError(
+            "Must be an IANA timezone name, such as Europe/Paris or UTC."
+        )
+    return value
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    start = serializers.TimeField(
+        format=TIME_FORMAT,
+        input_formats=[TIME_FORMAT, "%H:%M:%S"],
+        help_text="HH:MM, local time: no email from here ...",
+    )
+    end = serializers.TimeField(
+        format=TIME_FORMAT,
+        input_formats=[TIME_FORMAT, "%H:%M:%S"],
+        help_text="... until here; may be earlier than start (over midnight).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        # Both always, even in a PATCH (DRF makes nested fields optional there).
+        missing = [name for name in ("start", "end") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError(
+                {name: ["This field is required."] for name in missing}
+            )
+        if attrs["start"] == attrs["end"]:
+            raise serializers.ValidationError(
+                "start and end must differ; use null for no quiet hours."
+            )
+        return attrs
+
+
+class PreferenceSerializer(serializers.Serializer):
+    email = serializers.BooleanField(
+        help_text="Email notifications left unread for EMAIL_DELAY_SECS."
+    )
+    digest = serializers.ChoiceField(
+        choices=Digest.choices, help_text="A summary at 08:00 local time."
+    )
+    timezone = serializers.CharField(
+        max_length=TIMEZONE_MAX_CHARS, validators=[validate_timezone]
+    )
+    quiet_hours = QuietHoursSerializer(allow_null=True)
+    muted_categories = serializers.ListField(
+        child=serializers.SlugField(max_length=CATEGORY_MAX_CHARS),
+        max_length=MUTED_CATEGORIES_MAX,
+        help_text="Categories never emailed (the feed still shows them).",
+    )
+
+    def validate_muted_categories(self, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    def to_representation(self, instance: Preference) -> dict:
+        quiet = None
+        if instance.quiet_start is not None and instance.quiet_end is not None:
+            quiet = {
+                "start": instance.quiet_start.strftime(TIME_FORMAT),
+                "end": instance.quiet_end.strftime(TIME_FORMAT),
+            }
+        return {
+            "email": instance.email,
+            "digest": instance.digest,
+            "timezone": instance.timezone,
+            "quiet_hours": quiet,
+            "muted_categories": list(instance.muted_categories),
+        }

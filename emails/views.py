@@ -1,0 +1,110 @@
+"""HTTP: the preferences API, and the signed pages reached from emails."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from emails import selectors, services, tokens
+from emails.models import Digest
+from emails.serializers import PreferenceSerializer
+
+
+class PreferenceView(APIView):
+    """The user's email preferences (defaults until first changed)."""
+
+    @extend_schema(responses={200: PreferenceSerializer})
+    def get(self, request):
+        preference = selectors.preference_get(user_id=request.user.pk)
+        return Response(PreferenceSerializer(preference).data)
+
+    @extend_schema(request=PreferenceSerializer, responses={200: PreferenceSerializer})
+    def patch(self, request):
+        serializer = PreferenceSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        preference = services.preference_update(
+            user_id=request.user.pk, **serializer.validated_data
+        )
+        return Response(PreferenceSerializer(preference).data)
+
+
+# One-click unsubscribe (RFC 8058): mail clients POST without cookies or a CSRF
+# token; the signed token in the URL is the authorisation, and all it can do is
+# turn email off.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: a confirmation page (link scanners must not unsubscribe anyone);
+    POST: email and digests off, no login needed."""
+    user_id = _user_of(tokens.UNSUBSCRIBE, token)
+    if user_id is None:
+        return render(request, "emails/link_invalid.html", status=400)
+    if request.method == "POST":
+        services.preference_unsubscribe(user_id=user_id)
+        return render(request, "emails/unsubscribed.html")
+    return render(request, "emails/unsubscribe.html")
+
+
+@require_http_methods(["GET", "POST"])
+def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The preferences page linked from every email: the same fields and rules
+    as the API, reached with a signed, expiring link instead of a login."""
+    user_id = _user_of(tokens.PREFERENCES, token)
+    if user_id is None:
+        return render(request, "emails/link_invalid.html", status=400)
+    errors, saved = {}, False
+    if request.method == "POST":
+        serializer = PreferenceSerializer(data=_form_to_api(request.POST))
+        if serializer.is_valid():
+            services.preference_update(user_id=user_id, **serializer.validated_data)
+            saved = True
+        else:
+            errors = {name: _text(e) for name, e in serializer.errors.items()}
+    preference = selectors.preference_get(user_id=user_id)
+    shown = PreferenceSerializer(preference).data
+    return render(
+        request,
+        "emails/preferences.html",
+        {
+            "preference": shown,
+            "muted_text": ", ".join(shown["muted_categories"]),
+            "digest_choices": Digest.values,
+            "errors": errors,
+            "saved": saved,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _user_of(purpose: str, token: str) -> int | None:
+    """The existing user a signed link is for, or None for a bad link."""
+    user_id = tokens.read_token(purpose, token)
+    if user_id is None or not selectors.user_exists(user_id=user_id):
+        return None
+    return user_id
+
+
+def _form_to_api(form) -> dict:
+    """The HTML form's fields in the API's shape, so one serializer validates both."""
+    start, end = form.get("quiet_start", ""), form.get("quiet_end", "")
+    return {
+        "email": "email" in form,
+        "digest": form.get("digest", ""),
+        "timezone": form.get("timezone", "").strip(),
+        "quiet_hours": {"start": start, "end": end} if start or end else None,
+        "muted_categories": [
+            c.strip() for c in form.get("muted_categories", "").split(",") if c.strip()
+        ],
+    }
+
+
+def _text(errors) -> str:
+    """DRF's nested field errors as one line of text for the page."""
+    if isinstance(errors, dict):
+        return " ".join(f"{key}: {_text(value)}" for key, value in errors.items())
+    if isinstance(errors, list):
+        return " ".join(_text(e) for e in errors)
+    return str(errors)
