@@ -13,6 +13,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("notifications.urls")),
+    path("", include("chat.urls")),
 ]
 
 urlpatterns = [
