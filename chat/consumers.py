@@ -105,21 +105,25 @@ class ChatConsumer(HubConsumer):
         connect tell this socket anyway."""
         try:
             change = await operation(self.presence_entry)
-        except RedisError:
+        except (RedisError, OSError):
             logger.exception("presence of room %s unavailable", self.room.slug)
             if on_connect:
                 await self.send_json({"type": "presence", "users": []})
             return
         frame = {"type": "presence", "users": change.users}
-        if change.changed:  # this socket, still in the group, hears it too
-            await publish.achat_signal(self.room.slug, frame)
-        elif on_connect:
+        if change.changed and await publish.achat_signal(self.room.slug, frame):
+            return  # this socket, in the group already, hears it too
+        if on_connect:
             await self.send_json(frame)
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(settings.CHAT_PRESENCE_HEARTBEAT_SECS)
-            await self._presence(presence.arefresh)
+            try:
+                await self._presence(presence.arefresh)
+            except Exception:
+                # The beat must go on: a socket that stops refreshing leaves the room.
+                logger.exception("presence heartbeat of room %s", self.room.slug)
 
     # --- client frames ------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from chat.models import ROOM_SLUG_RE, SUPPORT_PREFIX, Membership, Message, Room
 from chat.serializers import message_frame
 from hub import publish
 from notifications import services as notifications
+from notifications.models import TITLE_MAX_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -219,13 +220,13 @@ def _notify_about(message: Message) -> None:
     if support_ids - present:
         notifications.notify(
             recipients=support_ids - present,
-            title=f"{who} replied in your support chat",
+            title=f"{who} replied in your support chat"[:TITLE_MAX_CHARS],
             **common,
         )
     if mention_ids - present:
         notifications.notify(
             recipients=mention_ids - present,
-            title=f"{who} mentioned you in {room.name or room.slug}",
+            title=f"{who} mentioned you in {room.name or room.slug}"[:TITLE_MAX_CHARS],
             **common,
         )
 

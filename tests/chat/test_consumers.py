@@ -12,7 +12,9 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from chat import presence, services
+from chat.consumers import ChatConsumer
 from chat.models import Membership, Message, Room
+from hub import groups, publish
 from hub.asgi import application
 from notifications.models import Notification
 from tests.chat.conftest import frames_until_quiet, join, presence_with, refused
@@ -46,6 +48,21 @@ async def settled(comm) -> None:
     frames before it caused (storing, notifying) has happened."""
     await comm.send_json_to({"type": "ping"})
     await receive_until(comm, "pong")
+
+
+def test_event_types__chat_consumer_handles_its_events():
+    for event_type in (groups.CHAT_MESSAGE, groups.CHAT_SIGNAL):
+        assert callable(getattr(ChatConsumer, event_type.replace(".", "_")))
+
+
+def test_publish__chat_frames_encoded_once_with_routing_fields():
+    frame = {"type": "typing", "username": "alice"}
+
+    assert publish._chat_signal(frame, 7) == {
+        "type": "chat.signal",
+        "frames": ['{"type":"typing","username":"alice"}'],
+        "exclude_user_id": 7,
+    }
 
 
 # --- the seed documents' client ------------------------------------------------------
@@ -473,6 +490,8 @@ async def test_message_rate__error_then_close_4429(alice, settings):
     await comm.send_json_to({"message": "d"})
 
     assert (await comm.receive_output(timeout=3))["code"] == 4429
+    await comm.send_json_to({"message": "e"})  # the socket says nothing after closing
+    assert await comm.receive_nothing(timeout=0.3)
     assert await database_sync_to_async(Message.objects.count)() == 2
 
 
