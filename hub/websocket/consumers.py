@@ -48,7 +48,7 @@ class NotFound(FrameError):
 
 
 class RateWindow:
-    """Counts hits in fixed one-minute windows; hits past ``limit`` are strikes.
+    """Counts hits in fixed one-minute windows; hits past the limit are strikes.
 
     One per limit and socket: every frame counts against the frame limit, and a
     consumer may keep tighter ones for costly frames (chat messages).

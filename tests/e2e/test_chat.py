@@ -7,6 +7,7 @@ process's users leave the room within seconds instead of the default ~40 s.
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
@@ -53,6 +54,10 @@ def chat_webs(live_hub):
 def webs(chat_webs):
     chat_webs.ensure_running()  # a test before may have killed or stopped one
     return chat_webs
+
+
+def elapsed_ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
 
 
 async def recv(ws, timeout: float = FRAME_TIMEOUT_SECS) -> dict:
@@ -117,10 +122,13 @@ async def test_two_processes__messages_and_presence_cross_and_tabs_count_once(
     assert users == ["alice", "bob"]
     await recv_type(alice_a, "presence", users=["alice", "bob"])
 
+    sent_at = time.perf_counter()
     await alice_a.send(json.dumps({"message": "across processes"}))
-    for ws in (alice_a, bob_b):
+    for ws in (bob_b, alice_a):
         frame = await recv_type(ws, "chat.message")
         assert (frame["username"], frame["message"]) == ("alice", "across processes")
+        if ws is bob_b:
+            print(f"chat message to the other process: {elapsed_ms(sent_at):.1f} ms")
 
     alice_b, _, users = await enter(b_url, "lobby", alice)  # second tab, other web
     assert users == ["alice", "bob"]
@@ -137,8 +145,10 @@ async def test_web_process_dies__its_users_leave_the_room(webs, alice, bob):
     await recv_type(alice_a, "presence", users=["alice", "bob"])
 
     await sync_to_async(webs.live_hub.kill)("chat-b")  # no goodbye from bob's socket
+    killed_at = time.perf_counter()
 
     await recv_type(alice_a, "presence", users=["alice"])
+    print(f"dead process's user left presence after {elapsed_ms(killed_at):.0f} ms")
     await alice_a.close()
     with pytest.raises(ConnectionClosed):
         await bob_b.recv()
