@@ -46,6 +46,20 @@ async def frames_until_quiet(comm, quiet_secs: float = 0.3) -> list[dict]:
     return frames
 
 
+async def until_pong(comm) -> list[dict]:
+    """Send a ping; return the frames that came before the pong. Frames are
+    handled in order, so everything the frames sent before caused has happened."""
+    await comm.send_json_to({"type": "ping"})
+    frames = []
+    while (frame := await comm.receive_json_from(timeout=3))["type"] != "pong":
+        frames.append(frame)
+    return frames
+
+
+def without_presence(frames: list[dict]) -> list[dict]:
+    return [f for f in frames if f["type"] != "presence"]
+
+
 async def presence_with(comm, users: list[str], timeout: float = 5.0) -> dict:
     """Receive until a presence frame listing exactly ``users`` arrives."""
     while True:
