@@ -10,12 +10,14 @@ http_application = get_asgi_application()  # sets Django up before app imports
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from chat.routing import websocket_urlpatterns as chat_routes  # noqa: E402
 from hub.websocket.consumers import UnknownPathConsumer  # noqa: E402
 from hub.websocket.security import secure  # noqa: E402
 from notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
 
 websocket_routes = [
     *notification_routes,
+    *chat_routes,
     re_path(r"", UnknownPathConsumer.as_asgi()),
 ]
 

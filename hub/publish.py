@@ -317,3 +317,36 @@ def topic_event(slug: str, event: dict) -> bool:
         groups.topic(slug),
         message(groups.TOPIC_EVENT, [{"type": "event", "topic": slug, "event": event}]),
     )
+
+
+def chat_message(room_slug: str, frame: dict) -> bool:
+    """Broadcast a stored chat message (its ``chat.message`` frame) to the room."""
+    return send(
+        groups.chat(room_slug),
+        message(groups.CHAT_MESSAGE, [frame], id=frame["id"]),
+    )
+
+
+def _chat_signal(frame: dict, exclude_user_id: int | None) -> dict:
+    return message(groups.CHAT_SIGNAL, [frame], exclude_user_id=exclude_user_id)
+
+
+def chat_signal(
+    room_slug: str, frame: dict, *, exclude_user_id: int | None = None
+) -> bool:
+    """Push an ephemeral room frame (typing, presence, read_receipt) to the room's
+    sockets, except those of ``exclude_user_id``."""
+    return send(groups.chat(room_slug), _chat_signal(frame, exclude_user_id))
+
+
+async def achat_signal(
+    room_slug: str, frame: dict, *, exclude_user_id: int | None = None
+) -> bool:
+    """:func:`chat_signal` for consumers. Ephemeral: a failure is logged, not raised."""
+    try:
+        await asend(groups.chat(room_slug), _chat_signal(frame, exclude_user_id))
+    except Exception:
+        metrics.PUBLISH_FAILURES.inc()
+        logger.exception("chat signal to room %s failed", room_slug)
+        return False
+    return True

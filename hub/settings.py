@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "hub",
     "notifications",
     "emails",
+    "chat",
     "workers",
 ]
 
@@ -253,6 +254,33 @@ PURGE_BATCH_ROWS = 5000
 # How long a sync publish may wait for Redis before giving up (the notification
 # stays stored; clients find it by resuming).
 PUBLISH_TIMEOUT_SECS = 5.0
+
+# --- Chat (docs/CHAT.md) ----------------------------------------------------------
+# Longest chat message, in characters; longer ones get an `invalid` error frame.
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)
+# Messages one socket may post per minute, within WS_RATE_LIMIT_PER_MIN frames;
+# past it `rate_limited`, then 4429 as for frames.
+CHAT_MESSAGES_PER_MIN = env.int("CHAT_MESSAGES_PER_MIN", default=30)
+# Messages the `history` frame on connect carries (the newest, oldest first).
+CHAT_HISTORY_ON_CONNECT = 50
+# Whether every signed-in user, not only staff, may create public rooms (POST, or
+# joining a room that does not exist yet); off, unknown rooms close with 4404.
+CHAT_USERS_MAY_CREATE_PUBLIC_ROOMS = env.bool(
+    "CHAT_USERS_MAY_CREATE_PUBLIC_ROOMS", default=True
+)
+# Least time between two `typing` frames one socket passes on; others are dropped.
+CHAT_TYPING_MIN_INTERVAL_SECS = 2.0
+# A socket's presence entry lives this long unless its heartbeat, every
+# CHAT_PRESENCE_HEARTBEAT_SECS, refreshes it: the sockets of a web process that
+# died leave their rooms' presence within TTL + heartbeat.
+CHAT_PRESENCE_TTL_SECS = env.float("CHAT_PRESENCE_TTL_SECS", default=30.0)
+CHAT_PRESENCE_HEARTBEAT_SECS = env.float("CHAT_PRESENCE_HEARTBEAT_SECS", default=10.0)
+# Most distinct @mentions of one message that notify anyone.
+CHAT_MENTIONS_MAX = 20
+# Most members a private room is created with (POST /api/chat/rooms/).
+CHAT_ROOM_MAX_MEMBERS = 500
+# Where a chat notification links to: the room's page in the web UI.
+CHAT_ROOM_URL = env("CHAT_ROOM_URL", default="/chat/{slug}/")
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,7 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("notifications.urls")),
     path("", include(email_urls.api_urlpatterns)),
+    path("", include("chat.urls")),
 ]
 
 urlpatterns = [

@@ -47,6 +47,31 @@ class NotFound(FrameError):
     code = "not_found"
 
 
+class RateWindow:
+    """Counts hits in fixed one-minute windows; hits past the limit are strikes.
+
+    One per limit and socket: every frame counts against the frame limit, and a
+    consumer may keep tighter ones for costly frames (chat messages).
+    """
+
+    def __init__(self, limit_per_min: int) -> None:
+        self.limit_per_min = limit_per_min
+        self._start = time.monotonic()
+        self._count = 0
+        self._strikes = 0
+
+    def hit(self) -> int:
+        """Count one hit: 0 if within the limit, else this window's strike number."""
+        now = time.monotonic()
+        if now - self._start >= _RATE_WINDOW_SECS:
+            self._start, self._count, self._strikes = now, 0, 0
+        self._count += 1
+        if self._count <= self.limit_per_min:
+            return 0
+        self._strikes += 1
+        return self._strikes
+
+
 def _too_deep(text: str, limit: int) -> bool:
     """True if brackets nest deeper than ``limit`` (strings are skipped)."""
     depth = 0
@@ -106,10 +131,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def websocket_connect(self, message):
-        self._rate_window_start = time.monotonic()
-        self._rate_count = 0
-        self._rate_strikes = 0
+        self.frame_rate = RateWindow(settings.WS_RATE_LIMIT_PER_MIN)
         self._accepted = False
+        self._closed = False
         await super().websocket_connect(message)
 
     async def accept(self, subprotocol=None, headers=None):
@@ -134,6 +158,17 @@ class HubConsumer(AsyncWebsocketConsumer):
         await super().accept()
         await self.close(code=code, reason=reason)
 
+    async def close(self, code=None, reason=None) -> None:
+        # The server sends no frame after its close: the ASGI server would raise,
+        # and frames still queued (group events, a flood past 4429) are moot.
+        if not self._closed:
+            self._closed = True
+            await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        if not self._closed:
+            await super().send(text_data, bytes_data, close)
+
     async def send_json(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":"), default=str))
 
@@ -147,28 +182,34 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
         metrics.FRAMES_DELIVERED.inc(len(event["frames"]))
 
-    def _over_rate_limit(self) -> bool:
-        now = time.monotonic()
-        if now - self._rate_window_start >= _RATE_WINDOW_SECS:
-            self._rate_window_start, self._rate_count, self._rate_strikes = now, 0, 0
-        self._rate_count += 1
-        return self._rate_count > settings.WS_RATE_LIMIT_PER_MIN
+    async def rate_limited(self, window: RateWindow, what: str = "frames") -> bool:
+        """Count one hit on ``window``; True if the frame must be dropped.
+
+        Past the limit the client gets a ``rate_limited`` error frame; after
+        WS_RATE_LIMIT_CLOSE_AFTER such strikes in one window the socket is
+        closed with 4429.
+        """
+        strikes = window.hit()
+        if not strikes:
+            return False
+        if strikes > settings.WS_RATE_LIMIT_CLOSE_AFTER:
+            await self.close(code=CLOSE_RATE_LIMITED)
+        else:
+            await self.send_error(
+                "rate_limited",
+                f"More than {window.limit_per_min} {what} a minute; "
+                "slow down or the socket will be closed.",
+            )
+        return True
 
     async def receive(self, text_data=None, bytes_data=None):
+        if self._closed:
+            return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data)
         if size > settings.WS_MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
             return
-        if self._over_rate_limit():
-            self._rate_strikes += 1
-            if self._rate_strikes > settings.WS_RATE_LIMIT_CLOSE_AFTER:
-                await self.close(code=CLOSE_RATE_LIMITED)
-                return
-            await self.send_error(
-                "rate_limited",
-                f"More than {settings.WS_RATE_LIMIT_PER_MIN} frames a minute; "
-                "slow down or the socket will be closed.",
-            )
+        if await self.rate_limited(self.frame_rate):
             return
         if text_data is None:
             await self.send_error("invalid_json", "Frames must be JSON text.")

@@ -55,17 +55,35 @@ class LiveHub:
         self.processes: dict[str, subprocess.Popen] = {}
         self.worker_name = f"e2e-{self.port}@{socket.gethostname()}"
 
-    def start(self, name: str, extra: str = "") -> None:
-        command = procfile()[name] + (" " + extra if extra else "")
+    def start(
+        self,
+        name: str,
+        extra: str = "",
+        *,
+        entry: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start the Procfile's ``entry`` (default: ``name``) as process ``name``,
+        with ``env`` on top of the hub's environment."""
+        command = procfile()[entry or name] + (" " + extra if extra else "")
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open)
         self.processes[name] = subprocess.Popen(
             ["/bin/sh", "-c", "exec " + command],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=BASE_DIR,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start_web(self, name: str, **env: str) -> str:
+        """Another web process (the Procfile's ``web``) on a port of its own, for
+        tests that need sockets on two processes; returns its base URL, healthy."""
+        port = free_port()
+        self.start(name, entry="web", env={**env, "PORT": str(port)})
+        base_url = f"http://127.0.0.1:{port}"
+        self.wait_web(name, base_url)
+        return base_url
 
     def stop(self, name: str) -> None:
         proc = self.processes.pop(name)
@@ -76,17 +94,26 @@ class LiveHub:
             proc.kill()
             proc.wait()
 
-    def wait_web(self) -> None:
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process dies without closing a socket or saying goodbye."""
+        proc = self.processes.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def wait_web(self, name: str = "web", base_url: str | None = None) -> None:
+        base_url = base_url or self.base_url
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while time.monotonic() < deadline:
-            self._check_alive("web")
+            self._check_alive(name)
             try:
-                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError(f"web did not become healthy; see {self.log_dir}/web.log")
+        raise TimeoutError(
+            f"{name} did not become healthy; see {self.log_dir}/{name}.log"
+        )
 
     def wait_worker(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECS

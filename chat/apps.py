@@ -1,0 +1,8 @@
+"""The chat app: rooms, stored messages, and their live room sockets."""
+
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    name = "chat"
+    default_auto_field = "django.db.models.BigAutoField"

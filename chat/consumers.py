@@ -1,0 +1,170 @@
+"""``/ws/chat/<room>/``: the seed documents' chat protocol, stored and extended.
+
+A client that sends ``{"message": "text"}`` and reads ``message`` and
+``username`` from what arrives (the seeds' JavaScript) works as written; the
+frames it does not know (history, presence, typing, read_receipt) carry a
+``type``. The protocol, limits and presence design: docs/CHAT.md.
+"""
+
+import asyncio
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from chat import presence, selectors, services
+from chat.exceptions import InvalidInput, MessageNotFound, RoomForbidden, RoomNotFound
+from chat.models import Room
+from chat.serializers import message_payload
+from hub import groups, publish
+from hub.websocket.consumers import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_NOT_FOUND,
+    FrameError,
+    HubConsumer,
+    NotFound,
+    RateWindow,
+    require_int,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@database_sync_to_async
+def _join(slug: str, user) -> Room:
+    return services.room_join(slug=slug, user=user)
+
+
+@database_sync_to_async
+def _history(room: Room) -> list[dict]:
+    limit = settings.CHAT_HISTORY_ON_CONNECT
+    return [
+        message_payload(m) for m in selectors.messages_recent(room=room, limit=limit)
+    ]
+
+
+class ChatConsumer(HubConsumer):
+    frame_handlers = {
+        "ping": "frame_ping",
+        "message": "frame_message",
+        "typing": "frame_typing",
+        "read": "frame_read",
+    }
+
+    def frame_type(self, frame: dict) -> str | None:
+        # The seeds' clients send {"message": "..."} without a type.
+        if "type" not in frame and "message" in frame:
+            return "message"
+        return super().frame_type(frame)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.refuse(CLOSE_NOT_AUTHENTICATED, "authentication required")
+            return
+        try:
+            room = await _join(self.scope["url_route"]["kwargs"]["room"], user)
+        except RoomNotFound as exc:
+            await self.refuse(CLOSE_NOT_FOUND, str(exc))
+            return
+        except RoomForbidden as exc:
+            await self.refuse(CLOSE_FORBIDDEN, str(exc))
+            return
+        self.room, self.user = room, user
+        self.message_rate = RateWindow(settings.CHAT_MESSAGES_PER_MIN)
+        self.typing_at = float("-inf")
+        self.presence_entry = presence.Entry(
+            room.slug, user.pk, user.get_username(), self.channel_name
+        )
+        # Join before reading history, so nothing committed in between is missed;
+        # what the history already holds is not sent again live.
+        self.room_group = groups.chat(room.slug)
+        await self.channel_layer.group_add(self.room_group, self.channel_name)
+        history = await _history(room)
+        self.history_ids = {m["id"] for m in history}
+        await self.accept()
+        await self.send_json({"type": "history", "messages": history})
+        await self._presence(presence.ajoin, on_connect=True)
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "room_group"):
+            return
+        if hasattr(self, "heartbeat"):
+            self.heartbeat.cancel()
+        await self.channel_layer.group_discard(self.room_group, self.channel_name)
+        await self._presence(presence.aleave)
+
+    # --- presence -----------------------------------------------------------------
+
+    async def _presence(self, operation, *, on_connect: bool = False) -> None:
+        """Apply a presence operation; tell the room if its users changed, and on
+        connect tell this socket anyway."""
+        try:
+            change = await operation(self.presence_entry)
+        except (RedisError, OSError):
+            logger.exception("presence of room %s unavailable", self.room.slug)
+            if on_connect:
+                await self.send_json({"type": "presence", "users": []})
+            return
+        frame = {"type": "presence", "users": change.users}
+        if change.changed and await publish.achat_signal(self.room.slug, frame):
+            return  # this socket, in the group already, hears it too
+        if on_connect:
+            await self.send_json(frame)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_PRESENCE_HEARTBEAT_SECS)
+            try:
+                await self._presence(presence.arefresh)
+            except Exception:
+                # The beat must go on: a socket that stops refreshing leaves the room.
+                logger.exception("presence heartbeat of room %s", self.room.slug)
+
+    # --- client frames ------------------------------------------------------------
+
+    async def frame_message(self, frame: dict) -> None:
+        if await self.rate_limited(self.message_rate, "messages"):
+            return
+        try:
+            await database_sync_to_async(services.message_post)(
+                room=self.room, author=self.user, text=frame.get("message")
+            )
+        except InvalidInput as exc:
+            raise FrameError(str(exc)) from exc
+
+    async def frame_typing(self, frame: dict) -> None:
+        now = time.monotonic()
+        if now - self.typing_at < settings.CHAT_TYPING_MIN_INTERVAL_SECS:
+            return  # clients send one per keystroke; one in a while says enough
+        self.typing_at = now
+        await publish.achat_signal(
+            self.room.slug,
+            {"type": "typing", "username": self.user.get_username()},
+            exclude_user_id=self.user.pk,
+        )
+
+    async def frame_read(self, frame: dict) -> None:
+        message_id = require_int(frame, "id", minimum=1)
+        try:
+            await database_sync_to_async(services.message_mark_read)(
+                room=self.room, user=self.user, message_id=message_id
+            )
+        except MessageNotFound as exc:
+            raise NotFound(str(exc)) from exc
+
+    # --- channel-layer events (see hub.groups) ------------------------------------
+
+    async def chat_message(self, event: dict) -> None:
+        if event["id"] in self.history_ids:
+            return
+        await self.send_frames(event)
+
+    async def chat_signal(self, event: dict) -> None:
+        if event.get("exclude_user_id") == self.user.pk:
+            return
+        await self.send_frames(event)
