@@ -1,5 +1,7 @@
 """Create the demo users and a few notifications, once; print how to log in."""
 
+import os
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
@@ -50,10 +52,11 @@ class Command(BaseCommand):
                 idempotency_key="demo:welcome",
             )
         admin_token = Token.objects.get(user__username="admin").key
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(
-            "\nThe hub: http://127.0.0.1:8000/  (admin: http://127.0.0.1:8000/admin/)\n"
+            f"\nThe hub: {base}/  (admin: {base}/admin/)\n"
             f"  log in as admin, alice or bob with password {DEMO_PASSWORD!r}\n"
             f"  API token of admin: {admin_token}\n"
             f"  try: curl -H 'Authorization: Token {admin_token}' "
-            "http://127.0.0.1:8000/api/notifications/unread-count/\n"
+            f"{base}/api/notifications/unread-count/\n"
         )
