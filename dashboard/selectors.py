@@ -37,12 +37,19 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of an ascending list (None if empty)."""
-    if not sorted_values:
+def percentile(histogram: dict[int, int], fraction: float) -> float | None:
+    """Nearest-rank percentile of a latency histogram (bucket index -> count), as
+    the upper bound of its bucket in milliseconds; None if empty."""
+    total = sum(histogram.values())
+    if not total:
         return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for index in sorted(histogram):  # rank <= total: the loop always returns
+        seen += histogram[index]
+        if seen >= rank:
+            break
+    return round(telemetry.latency_bucket_upper_ms(index), 3)
 
 
 def queue_depth() -> int | None:
@@ -83,14 +90,14 @@ def dashboard_snapshot(*, now: float | None = None) -> dict:
     pipe.mget([telemetry.bucket_key("created", s) for s in seconds])
     pipe.mget([telemetry.bucket_key("delivered", s) for s in seconds])
     for s in seconds:
-        pipe.lrange(telemetry.bucket_key("latency", s), 0, -1)
+        pipe.hgetall(telemetry.bucket_key("latency", s))
     pipe.get(telemetry.failed_tasks_key())
     pipe.hgetall(telemetry.metrics_key())
     if proc_ids:
         pipe.mget([telemetry.proc_key(p) for p in proc_ids])
     results = pipe.execute()
     created, delivered = results[0], results[1]
-    latency_lists = results[2 : 2 + len(seconds)]
+    latency_hashes = results[2 : 2 + len(seconds)]
     failed, stored_metrics = results[2 + len(seconds)], results[3 + len(seconds)]
     procs = results[4 + len(seconds)] if proc_ids else []
 
@@ -103,7 +110,10 @@ def dashboard_snapshot(*, now: float | None = None) -> dict:
     if dead:
         conn.srem(telemetry.procs_key(), *dead)
 
-    latencies = sorted(float(v) for values in latency_lists for v in values)
+    latencies: dict[int, int] = {}
+    for histogram in latency_hashes:
+        for index, n in histogram.items():
+            latencies[int(index)] = latencies.get(int(index), 0) + int(n)
     return {
         "type": "stats",
         "at": iso(now),

@@ -13,7 +13,10 @@ per process (web, Celery worker, pool child) reads them every
 ``<prefix>:created:<unix second>``, ``<prefix>:delivered:<unix second>``
     counters per second, summed by readers over ``DASHBOARD_WINDOW_SECS``.
 ``<prefix>:latency:<unix second>``
-    a list of publish latencies in milliseconds.
+    a histogram of publish latencies: a hash from bucket index ``i`` to how many
+    fell in ``(r**(i-1), r**i]`` milliseconds, ``r`` = LATENCY_BUCKET_RATIO. A
+    busy hub reads a few hundred fields per snapshot instead of every sample
+    (raw samples, 200 a second from 10 processes, took ~220 ms to read).
 ``<prefix>:failed_tasks``
     Celery tasks that raised, ever (since Redis last lost its data).
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 import socket
@@ -44,6 +48,10 @@ KIND_WEB = "web"
 KIND_WORKER = "worker"  # a Celery worker's main process: one per worker node
 KIND_POOL = "pool"  # a prefork pool child, where tasks run
 KIND_OTHER = "other"
+
+# Latency histogram buckets grow by this ratio: percentiles are read to within 10%.
+LATENCY_BUCKET_RATIO = 1.1
+_LATENCY_FLOOR_MS = 0.001
 
 # Per-second buckets outlive the window a little, so a reader never misses one.
 _BUCKET_GRACE_SECS = 10
@@ -78,6 +86,18 @@ def proc_key(proc_id: str) -> str:
 def bucket_key(series: str, second: int) -> str:
     """``series`` is ``created``, ``delivered`` or ``latency``."""
     return f"{prefix()}:{series}:{second}"
+
+
+def latency_bucket(ms: float) -> int:
+    """The histogram bucket of a latency: the least i with ms <= RATIO**i."""
+    return math.ceil(
+        round(math.log(max(ms, _LATENCY_FLOOR_MS), LATENCY_BUCKET_RATIO), 9)
+    )
+
+
+def latency_bucket_upper_ms(index: int) -> float:
+    """The upper bound of a bucket, in milliseconds: what percentiles report."""
+    return LATENCY_BUCKET_RATIO**index
 
 
 def failed_tasks_key() -> str:
@@ -123,7 +143,12 @@ def write(
             pipe.incrby(bucket_key(series, second), n)
             pipe.expire(bucket_key(series, second), bucket_ttl)
     if counts.latency_ms:
-        pipe.rpush(bucket_key("latency", second), *counts.latency_ms)
+        histogram: dict[int, int] = {}
+        for ms in counts.latency_ms:
+            index = latency_bucket(ms)
+            histogram[index] = histogram.get(index, 0) + 1
+        for index, n in histogram.items():
+            pipe.hincrby(bucket_key("latency", second), str(index), n)
         pipe.expire(bucket_key("latency", second), bucket_ttl)
     if counts.failed_tasks:
         pipe.incrby(failed_tasks_key(), counts.failed_tasks)
@@ -174,7 +199,7 @@ class Recorder:
             samples.append(metrics.PUBLISH_LATENCY_SAMPLES.popleft() * 1000)
         counts = Counts(
             sockets=int(_total(metrics.SOCKETS_OPEN)),
-            latency_ms=[round(ms, 3) for ms in samples],
+            latency_ms=samples,
             **{name: int(totals[name] - self._sent[name]) for name in totals},
         )
         write(

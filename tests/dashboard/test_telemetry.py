@@ -12,6 +12,11 @@ from hub import metrics
 DEAD_PROCESS_WAIT_SECS = 5.0
 
 
+def within_10_percent(ms: float):
+    """Percentiles are read from a histogram: the bucket's upper bound, <= +10%."""
+    return pytest.approx(ms * 1.05, rel=0.05)
+
+
 def write(proc_id: str, counts: Counts, *, kind=telemetry.KIND_WEB, ttl_secs=30.0):
     telemetry.write(
         telemetry.client(), proc_id=proc_id, kind=kind, counts=counts, ttl_secs=ttl_secs
@@ -42,7 +47,10 @@ def test_snapshot__sums_two_processes():
     assert snapshot["sockets"] == 4 + 2  # the latest count of each process
     assert snapshot["notifications_created_per_min"] == 6
     assert snapshot["notifications_delivered_per_min"] == 10
-    assert snapshot["publish_latency_ms"] == {"p50": 2.0, "p99": 3.0}
+    assert snapshot["publish_latency_ms"] == {
+        "p50": within_10_percent(2.0),
+        "p99": within_10_percent(3.0),
+    }
     assert snapshot["celery"]["failed_tasks"] == 1
 
 
@@ -86,7 +94,10 @@ def test_snapshot__counts_only_the_window():
 
     assert snapshot["notifications_created_per_min"] == 1
     assert snapshot["notifications_delivered_per_min"] == 0
-    assert snapshot["publish_latency_ms"] == {"p50": 1.0, "p99": 1.0}
+    assert snapshot["publish_latency_ms"] == {
+        "p50": within_10_percent(1.0),
+        "p99": within_10_percent(1.0),
+    }
 
 
 def test_snapshot__workers_alive_counts_worker_heartbeats_only():
@@ -119,13 +130,16 @@ def test_recorder__flushes_this_process_deltas():
     second = recorder.flush()  # nothing new: nothing counted twice
 
     assert (first.created, first.delivered, first.failed_tasks) == (3, 2, 1)
-    assert sorted(first.latency_ms) == [1.0, 4.0]
+    assert sorted(first.latency_ms) == [pytest.approx(1.0), pytest.approx(4.0)]
     assert (second.created, second.delivered, second.latency_ms) == (0, 0, [])
     snapshot = selectors.dashboard_snapshot()
     assert snapshot["notifications_created_per_min"] == 3
     assert snapshot["notifications_delivered_per_min"] == 2
     assert snapshot["celery"]["failed_tasks"] == 1
-    assert snapshot["publish_latency_ms"] == {"p50": 1.0, "p99": 4.0}
+    assert snapshot["publish_latency_ms"] == {
+        "p50": within_10_percent(1.0),
+        "p99": within_10_percent(4.0),
+    }
 
 
 def test_recorder__reports_open_sockets_of_this_process():
@@ -141,14 +155,21 @@ def test_recorder__reports_open_sockets_of_this_process():
     assert selectors.dashboard_snapshot()["sockets"] == counts.sockets
 
 
-@pytest.mark.parametrize(
-    ("values", "fraction", "expected"),
-    [
-        ([], 0.5, None),
-        ([7.0], 0.99, 7.0),
-        ([1.0, 2.0, 3.0, 4.0], 0.5, 2.0),
-        ([float(v) for v in range(1, 101)], 0.99, 99.0),
-    ],
-)
-def test_percentile__nearest_rank(values, fraction, expected):
-    assert selectors.percentile(values, fraction) == expected
+@pytest.mark.parametrize("ms", [0.0005, 0.013, 0.5, 1.0, 2.0, 3.7, 250.0, 9000.0])
+def test_latency_bucket__upper_bound_within_10_percent_above(ms):
+    upper = telemetry.latency_bucket_upper_ms(telemetry.latency_bucket(ms))
+
+    assert max(ms, 0.001) <= upper <= max(ms, 0.001) * telemetry.LATENCY_BUCKET_RATIO
+
+
+def test_percentile__nearest_rank_over_the_histogram():
+    samples = [float(v) for v in range(1, 101)]  # 1..100 ms
+    histogram: dict[int, int] = {}
+    for ms in samples:
+        index = telemetry.latency_bucket(ms)
+        histogram[index] = histogram.get(index, 0) + 1
+
+    assert selectors.percentile({}, 0.5) is None
+    assert selectors.percentile(histogram, 0.50) == within_10_percent(50.0)
+    assert selectors.percentile(histogram, 0.99) == within_10_percent(99.0)
+    assert selectors.percentile({7: 1}, 0.99) == round(1.1**7, 3)
