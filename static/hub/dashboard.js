@@ -54,7 +54,7 @@
       return "–";
     }
     if (typeof value === "number" && !Number.isInteger(value)) {
-      return value.toFixed(Math.abs(value) < 10 ? 2 : 1);
+      return String(Math.round(value * 100) / 100);
     }
     return String(value);
   }
@@ -83,7 +83,11 @@
   }
 
   Chart.prototype.push = function (at, values) {
-    this.data[0].push(at);
+    var times = this.data[0];
+    if (times.length && at < times[times.length - 1]) {
+      return; // uPlot needs ascending times; a late frame only updates the tile
+    }
+    times.push(at);
     for (var i = 0; i < values.length; i++) {
       this.data[i + 1].push(values[i] === undefined ? null : values[i]);
     }
