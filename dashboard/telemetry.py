@@ -53,6 +53,9 @@ KIND_OTHER = "other"
 LATENCY_BUCKET_RATIO = 1.1
 _LATENCY_FLOOR_MS = 0.001
 
+# How long a shutting-down process waits for a flush under way to finish.
+_STOP_JOIN_SECS = 3.0
+
 # Per-second buckets outlive the window a little, so a reader never misses one.
 _BUCKET_GRACE_SECS = 10
 
@@ -224,6 +227,7 @@ class _Flusher:
         self._pid: int | None = None
         self.recorder: Recorder | None = None
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self, kind: str) -> Recorder:
         with self._lock:
@@ -239,6 +243,7 @@ class _Flusher:
                 daemon=True,
             )
             thread.start()
+            self._thread = thread
             return self.recorder
 
     def stop(self) -> None:
@@ -246,6 +251,9 @@ class _Flusher:
             if self.recorder is None or self._pid != os.getpid():
                 return
             self._stop.set()
+            if self._thread is not None:
+                # A flush under way must not write the key back after it is gone.
+                self._thread.join(timeout=_STOP_JOIN_SECS)
             try:
                 self.recorder.forget()
             except (redis.RedisError, OSError):

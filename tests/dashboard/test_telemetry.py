@@ -3,11 +3,14 @@
 import time
 
 import pytest
+import redis
+from celery import shared_task
 from django.conf import settings
 
 from dashboard import selectors, telemetry
 from dashboard.telemetry import Counts, Recorder
 from hub import metrics
+from hub.celery import app as celery_app
 
 DEAD_PROCESS_WAIT_SECS = 5.0
 
@@ -173,3 +176,37 @@ def test_percentile__nearest_rank_over_the_histogram():
     assert selectors.percentile(histogram, 0.50) == within_10_percent(50.0)
     assert selectors.percentile(histogram, 0.99) == within_10_percent(99.0)
     assert selectors.percentile({7: 1}, 0.99) == round(1.1**7, 3)
+
+
+def test_queue_depth__counts_tasks_waiting_in_the_celery_queue():
+    before = selectors.dashboard_snapshot()["celery"]["queue_depth"]
+    for _ in range(3):  # no worker runs during unit tests: they wait
+        celery_app.send_task("workers.dashboard_stats_push")
+    try:
+        after = selectors.dashboard_snapshot()["celery"]["queue_depth"]
+    finally:
+        # Take back exactly these three (kombu LPUSHes; workers pop the other end).
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        broker.lpop(settings.CELERY_TASK_DEFAULT_QUEUE, 3)
+
+    assert after == before + 3
+
+
+def test_queue_depth__unknown_for_a_broker_that_is_not_redis(settings):
+    settings.CELERY_BROKER_URL = "amqp://guest@127.0.0.1:5672//"
+
+    assert selectors.dashboard_snapshot()["celery"]["queue_depth"] is None
+
+
+@shared_task(name="tests.dashboard.fails")
+def fails() -> None:
+    raise ValueError("on purpose")
+
+
+def test_task_failure__counted_by_the_signal_and_flushed():
+    recorder = Recorder(kind=telemetry.KIND_POOL, proc_id="pool-child")
+
+    fails.apply()  # runs here, through Celery's tracer and its task_failure signal
+
+    assert recorder.flush().failed_tasks == 1
+    assert selectors.dashboard_snapshot()["celery"]["failed_tasks"] == 1
