@@ -1,4 +1,8 @@
-"""ASGI entry point: one process serves HTTP and WebSockets."""
+"""ASGI entry point: one process serves HTTP and WebSockets.
+
+The lifespan events (sent by uvicorn, not by test communicators) start and stop
+this web process's dashboard flusher (dashboard/telemetry.py).
+"""
 
 import os
 
@@ -11,6 +15,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_routes  # noqa: E402
+from dashboard import telemetry  # noqa: E402
+from dashboard.routing import websocket_urlpatterns as dashboard_routes  # noqa: E402
 from hub.websocket.consumers import UnknownPathConsumer  # noqa: E402
 from hub.websocket.security import secure  # noqa: E402
 from notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
@@ -18,12 +24,28 @@ from notifications.routing import websocket_urlpatterns as notification_routes  
 websocket_routes = [
     *notification_routes,
     *chat_routes,
+    *dashboard_routes,
     re_path(r"", UnknownPathConsumer.as_asgi()),
 ]
+
+
+async def lifespan(scope, receive, send) -> None:
+    """Start the dashboard flusher with the server; forget this process at exit."""
+    while True:
+        event = await receive()
+        if event["type"] == "lifespan.startup":
+            telemetry.start(telemetry.KIND_WEB)
+            await send({"type": "lifespan.startup.complete"})
+        elif event["type"] == "lifespan.shutdown":
+            telemetry.stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
 
 application = ProtocolTypeRouter(
     {
         "http": http_application,
         "websocket": secure(URLRouter(websocket_routes)),
+        "lifespan": lifespan,
     }
 )

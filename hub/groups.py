@@ -26,6 +26,7 @@ SUBSCRIPTION_CHANGED = "subscription.changed"
 CHAT_MESSAGE = "chat.message"
 CHAT_SIGNAL = "chat.signal"
 DASHBOARD_STATS = "dashboard.stats"
+DASHBOARD_METRIC = "dashboard.metric"
 
 EVENT_TYPES = frozenset(
     {
@@ -36,6 +37,7 @@ EVENT_TYPES = frozenset(
         CHAT_MESSAGE,
         CHAT_SIGNAL,
         DASHBOARD_STATS,
+        DASHBOARD_METRIC,
     }
 )
 

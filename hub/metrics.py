@@ -1,6 +1,18 @@
-"""Prometheus metrics of this process, served at /metrics."""
+"""Prometheus metrics of this process, served at /metrics.
+
+The dashboard's flusher (dashboard/telemetry.py) reads these once a second and
+writes the deltas to Redis, so the hot path only ever touches process memory.
+"""
+
+from collections import deque
 
 from prometheus_client import Counter, Gauge, Histogram
+
+# Most recent publish latencies (seconds per message) kept for the dashboard's
+# percentiles; the flusher drains them every DASHBOARD_FLUSH_SECS, so this bounds
+# what one process contributes per flush.
+PUBLISH_LATENCY_SAMPLES_MAX = 200
+PUBLISH_LATENCY_SAMPLES: deque[float] = deque(maxlen=PUBLISH_LATENCY_SAMPLES_MAX)
 
 SOCKETS_OPEN = Gauge(
     "hub_websockets_open", "WebSocket connections open in this process", ["path"]
@@ -28,6 +40,11 @@ PUBLISH_SECONDS = Histogram(
 NOTIFICATIONS_CREATED = Counter(
     "hub_notifications_created_total", "Notification rows stored"
 )
+NOTIFICATIONS_DELIVERED = Counter(
+    "hub_notifications_delivered_total",
+    "Notifications pushed live to a socket by this process",
+)
+TASKS_FAILED = Counter("hub_tasks_failed_total", "Celery tasks that raised")
 ERROR_FRAMES = Counter(
     "hub_error_frames_total", "Error frames sent to clients", ["code"]
 )

@@ -109,7 +109,9 @@ async def asend_many(batch: Iterable[tuple[str, dict]]) -> None:
     else:
         for group, msg in batch:
             await layer.group_send(group, msg)
-    metrics.PUBLISH_SECONDS.observe((time.perf_counter() - started) / len(batch))
+    per_message_secs = (time.perf_counter() - started) / len(batch)
+    metrics.PUBLISH_SECONDS.observe(per_message_secs)
+    metrics.PUBLISH_LATENCY_SAMPLES.append(per_message_secs)
     metrics.EVENTS_PUBLISHED.inc(len(batch))
 
 
@@ -350,3 +352,13 @@ async def achat_signal(
         logger.exception("chat signal to room %s failed", room_slug)
         return False
     return True
+
+
+def dashboard_stats(snapshot: dict) -> bool:
+    """Push a stats snapshot (already a ``stats`` frame) to every dashboard socket."""
+    return send(groups.DASHBOARD, message(groups.DASHBOARD_STATS, [snapshot]))
+
+
+def dashboard_metric(frame: dict) -> bool:
+    """Push a custom metric's ``metric`` frame to every dashboard socket."""
+    return send(groups.DASHBOARD, message(groups.DASHBOARD_METRIC, [frame]))

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "notifications",
     "emails",
     "chat",
+    "dashboard",
     "workers",
 ]
 
@@ -281,6 +282,21 @@ CHAT_MENTIONS_MAX = 20
 CHAT_ROOM_MAX_MEMBERS = 500
 # Where a chat notification links to: the room's page in the web UI.
 CHAT_ROOM_URL = env("CHAT_ROOM_URL", default="/chat/{slug}/")
+
+# --- Dashboard (docs/ARCHITECTURE.md, "The dashboard's numbers") --------------------
+# Every process writes its counters and latency samples to Redis this often, from
+# a background thread: never a Redis call per delivered frame.
+DASHBOARD_FLUSH_SECS = 1.0
+# A process's socket count and worker heartbeat live this long unless the next
+# flush refreshes them: a process that dies stops counting within this.
+DASHBOARD_PROCESS_TTL_SECS = 5
+# The window of the per-minute rates and of the publish-latency percentiles.
+DASHBOARD_WINDOW_SECS = 60
+# Most custom metric names kept (POST /api/dashboard/metrics/); a new name past
+# this is refused, updating a known one always works.
+DASHBOARD_METRICS_MAX_NAMES = 100
+# Longest custom metric name, in characters.
+DASHBOARD_METRIC_NAME_MAX_CHARS = 64
 
 LOGGING = {
     "version": 1,

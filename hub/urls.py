@@ -1,10 +1,12 @@
-"""HTTP routes: the API under /api/, health, metrics, email links and the admin."""
+"""HTTP routes: the API under /api/, health, metrics, email links, the dashboard
+page and the admin."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from dashboard import urls as dashboard_urls
 from emails import urls as email_urls
 from hub.views import WsTicketView, healthz, metrics_view
 
@@ -16,6 +18,7 @@ api_patterns = [
     path("", include("notifications.urls")),
     path("", include(email_urls.api_urlpatterns)),
     path("", include("chat.urls")),
+    path("", include(dashboard_urls.api_urlpatterns)),
 ]
 
 urlpatterns = [
@@ -23,6 +26,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("email/", include(email_urls.page_urlpatterns)),
+    path("dashboard/", include(dashboard_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
 ]
 

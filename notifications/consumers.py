@@ -3,7 +3,7 @@
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from hub import groups
+from hub import groups, metrics
 from hub.websocket.consumers import (
     CLOSE_NOT_AUTHENTICATED,
     Forbidden,
@@ -147,6 +147,7 @@ class NotificationConsumer(HubConsumer):
             self.replayed_ids.discard(event["id"])
             return
         await self.send_frames(event)
+        metrics.NOTIFICATIONS_DELIVERED.inc()
 
     async def notification_read(self, event: dict) -> None:
         await self.send_frames(event)

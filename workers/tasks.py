@@ -92,8 +92,9 @@ def purge_old_notifications() -> int:
     return services.notifications_purge()
 
 
-# Email tasks live in their own module; importing them here registers them
-# wherever this module is (autodiscovery imports workers.tasks only).
+# Email and dashboard tasks live in their own modules; importing them here
+# registers them wherever this module is (autodiscovery imports workers.tasks only).
+from workers.dashboard_tasks import dashboard_stats_push  # noqa: E402, F401
 from workers.email_tasks import (  # noqa: E402, F401
     email_deliver,
     email_digest_sweep,
