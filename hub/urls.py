@@ -1,4 +1,5 @@
-"""HTTP routes: the API under /api/, health, metrics, email links and the admin."""
+"""HTTP routes: the API under /api/, health, metrics, email links, the admin,
+and the browser pages (web/) at the root."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -24,6 +25,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("email/", include(email_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
+    path("", include("web.urls")),
 ]
 
 handler404 = "hub.api.json_not_found"
