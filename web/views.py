@@ -142,14 +142,10 @@ def chat_index(request: HttpRequest) -> HttpResponse:
 def chat_room(request: HttpRequest, room: str) -> HttpResponse:
     """History, live messages, typing, presence and read receipts (chat.js)."""
     _check_room(request, room)
-    return render(
-        request,
-        "web/chat.html",
-        {
-            "room": room,
-            "rooms": chat_selectors.rooms_visible(user=request.user),
-        },
-    )
+    rooms = [r.slug for r in chat_selectors.rooms_visible(user=request.user)]
+    if room not in rooms:  # a new room: the socket creates it on joining
+        rooms.append(room)
+    return render(request, "web/chat.html", {"room": room, "rooms": sorted(rooms)})
 
 
 @require_GET

@@ -311,3 +311,9 @@ def test_chat__classic_page_serves_the_seed_script(alice_web):
 
     assert "console.log(data.username + ': ' + data.message);" in html
     assert "chatSocket.send(JSON.stringify({ 'message': text }));" in html
+
+
+def test_chat__room_list_has_the_current_room_even_before_it_exists(alice_web):
+    html = alice_web.get("/chat/brand-new/").content.decode()
+
+    assert 'href="/chat/brand-new/" aria-current="page"' in html
