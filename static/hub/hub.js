@@ -27,7 +27,6 @@ const defaults = {
   socketUrl: wsUrl("/ws/notifications/"),
   apiBase: "/api/",
   notificationsUrl: "/notifications/",
-  loginUrl: "/login/",
 };
 export const config = Object.assign({}, defaults, window.HUB_CONFIG || {});
 
@@ -45,7 +44,8 @@ export function backoffDelay(attempt, baseMs = BACKOFF_BASE_MS, maxMs = BACKOFF_
 }
 
 /**
- * A JSON WebSocket that stays connected.
+ * A JSON WebSocket that stays connected. `url` is a ws(s):// URL, or a function
+ * (may be async) returning one, called before every attempt.
  *
  * Events (EventTarget): "open"; "frame" (detail: the parsed frame); "state"
  * (detail: "connecting" | "open" | "reconnecting" | "closed"); "close" (detail:
@@ -89,10 +89,20 @@ export class ReconnectingSocket extends EventTarget {
     }
   }
 
-  connect(state) {
+  async connect(state) {
     this.retryTimer = null;
     this.setState(state);
-    const ws = new WebSocket(this.url);
+    let ws;
+    try {
+      // A function may fetch a fresh single-use ?ticket= URL for each attempt.
+      ws = new WebSocket(typeof this.url === "function" ? await this.url() : this.url);
+    } catch (err) {
+      console.warn("hub: could not open the socket", err);
+      this.ws = { readyState: WebSocket.CLOSED };
+      this.lost(this.ws, 1006, String(err));
+      return;
+    }
+    if (this.state === "closed") return ws.close(1000);
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
@@ -218,7 +228,7 @@ class Bell {
     this.badge = root.querySelector("[data-hub-badge]");
     this.count = root.querySelector("[data-hub-badge-count]");
     this.desktop = root.querySelector("[data-hub-desktop]");
-    this.toasts = document.querySelector("[data-hub-toasts]");
+    this.toasts = document.querySelector("[data-hub-toasts]") || makeToastRegion();
     this.conn = document.querySelector("[data-hub-conn]");
     this.items = new Map(); // id -> notification, the dropdown's content
     this.lastId = null; // highest id seen on the socket: the resume point
@@ -439,6 +449,16 @@ class Bell {
     this.panel.hidden = !open;
     this.button.setAttribute("aria-expanded", String(open));
   }
+}
+
+/** Pages without base.html's toast region (an embedded bell) get one. */
+function makeToastRegion() {
+  const region = el("div", "hub-toasts");
+  region.dataset.hubToasts = "";
+  region.setAttribute("role", "status");
+  region.setAttribute("aria-live", "polite");
+  document.body.append(region);
+  return region;
 }
 
 function formatTime(iso) {
