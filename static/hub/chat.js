@@ -1,10 +1,11 @@
 // chat.js: the /chat/<room>/ page on the /ws/chat/<room>/ protocol (docs/CHAT.md):
 // history, live messages, typing indicator, presence and read receipts, over
 // hub.js's reconnecting socket. Message text is inserted with textContent only.
-import { ReconnectingSocket, wsUrl } from "./hub.js";
+import { ReconnectingSocket, api, wsUrl } from "./hub.js";
 
 const TYPING_SHOW_MS = 4000; // how long "x is typing" stays without a new signal
 const TYPING_SEND_EVERY_MS = 2000; // at most one typing frame this often
+const HISTORY_PAGE = 50; // older messages fetched per "load older" click
 
 const root = document.querySelector("[data-hub-chat]");
 const room = JSON.parse(document.getElementById("chat-room").textContent);
@@ -15,12 +16,16 @@ const typingLine = root.querySelector("[data-chat-typing]");
 const form = root.querySelector("[data-chat-form]");
 const input = root.querySelector("[data-chat-input]");
 const errorLine = root.querySelector("[data-chat-error]");
+const olderButton = root.querySelector("[data-chat-older]");
 
 const rows = new Map(); // message id -> <li>
 const seenBy = new Map(); // username -> message id they have read up to
 const typing = new Map(); // username -> timer
 let lastTypingSent = 0;
 let lastReadSent = 0;
+// Older history comes from the API, newest first, cursor-paginated; null: not
+// started (the first page repeats the socket's history and is skipped through).
+let olderPath = null;
 
 const socket = new ReconnectingSocket(wsUrl(`/ws/chat/${encodeURIComponent(room)}/`));
 socket.addEventListener("frame", (e) => onFrame(e.detail));
@@ -37,6 +42,8 @@ function onFrame(frame) {
   switch (frame.type) {
     case "history":
       for (const m of frame.messages) addMessage(m);
+      // A full history frame means there may be more before it.
+      if (frame.messages.length >= HISTORY_PAGE && olderPath === null) olderButton.hidden = false;
       sendRead();
       break;
     case "chat.message":
@@ -87,12 +94,43 @@ function addMessage(m) {
   li.append(head, text, receipts);
   // Keep id order even when history and live frames interleave.
   const after = [...rows.keys()].filter((id) => id > m.id).sort((a, b) => a - b)[0];
-  if (after === undefined) log.append(li);
-  else log.insertBefore(li, rows.get(after));
   rows.set(m.id, li);
-  log.scrollTop = log.scrollHeight;
+  if (after === undefined) {
+    log.append(li);
+    log.scrollTop = log.scrollHeight;
+  } else {
+    // Inserting above what is on screen must not move what the reader sees.
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    log.insertBefore(li, rows.get(after));
+    log.scrollTop = log.scrollHeight - fromBottom;
+  }
   renderReceipts();
 }
+
+async function loadOlder() {
+  olderButton.disabled = true;
+  try {
+    let added = 0;
+    let path = olderPath || `chat/rooms/${encodeURIComponent(room)}/messages/?limit=${HISTORY_PAGE}`;
+    while (path && added === 0) {
+      const page = await api(path);
+      for (const m of page.results) {
+        if (!rows.has(m.id)) added += 1;
+        addMessage(m);
+      }
+      // `next` is absolute; api() wants the part after /api/.
+      path = page.next ? page.next.slice(page.next.indexOf("/api/") + 5) : "";
+    }
+    olderPath = path;
+    olderButton.hidden = !path;
+  } catch (err) {
+    showError("Could not load older messages.");
+    console.warn("hub: older messages", err);
+  } finally {
+    olderButton.disabled = false;
+  }
+}
+olderButton.addEventListener("click", loadOlder);
 
 function renderReceipts() {
   // Each reader is shown once, under the newest message they have read.

@@ -4,6 +4,7 @@ receipts, and the seed documents' tutorial client on the same socket."""
 import pytest
 from playwright.sync_api import expect
 
+from chat.models import Message, Room
 from tests.e2e.browser.conftest import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,3 +64,22 @@ def test_chat__seed_tutorial_client_sends_and_receives_with_usernames(
     with classic.expect_console_message(lambda m: m.text == "bob: hi, tutorial"):
         bob_page.locator("[data-chat-input]").fill("hi, tutorial")
         bob_page.locator("[data-chat-input]").press("Enter")
+
+
+def test_chat__older_history_loads_from_the_api(web, signed_in, make_web_user):
+    alice = make_web_user("alice")
+    room = Room.objects.create(slug="long-room", name="Long room")
+    Message.objects.bulk_create(
+        Message(room=room, author=alice, text=f"message {i:02d}") for i in range(60)
+    )
+    page = signed_in(alice, "/chat/long-room/")
+    messages = page.locator(".hub-chat__msg")
+    expect(messages).to_have_count(50)  # the socket's history frame
+    expect(messages.first).to_contain_text("message 10")
+
+    page.get_by_role("button", name="Load older messages").click()
+
+    expect(messages).to_have_count(60)
+    expect(messages.first).to_contain_text("message 00")
+    expect(messages.last).to_contain_text("message 59")
+    expect(page.get_by_role("button", name="Load older messages")).to_be_hidden()
