@@ -140,3 +140,9 @@ def test_pages__usable_at_phone_width(web, signed_in, make_web_user):
         expect(page.locator("[data-hub-bell-button]")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} scrolls sideways at phone width ({width}px)"
+
+    page.locator("[data-hub-bell-button]").click()
+    panel = page.locator("[data-hub-bell-panel]")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375, box
