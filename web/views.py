@@ -12,7 +12,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from chat import selectors as chat_selectors
 from chat.models import ROOM_SLUG_RE, Room
@@ -122,11 +126,10 @@ def topic_follow(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("web:topics")
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
     """The fields of /api/preferences/, with the email page's form and rules."""
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     context, status = preferences_form(request, user_id=request.user.pk)
     return render(request, "web/preferences.html", context, status=status)
 
