@@ -55,6 +55,17 @@ def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
     user_id = _user_of(tokens.PREFERENCES, token)
     if user_id is None:
         return render(request, "emails/link_invalid.html", status=400)
+    context, status = preferences_form(request, user_id=user_id)
+    return render(request, "emails/preferences.html", context, status=status)
+
+
+def preferences_form(request: HttpRequest, *, user_id: int) -> tuple[dict, int]:
+    """The preferences form for ``user_id``: saves a POST through the API's
+    serializer; returns the template context and the status (400 on errors).
+
+    Shared by the signed email page and the signed-in /preferences/ page, which
+    both render ``emails/_preferences_form.html``.
+    """
     errors, saved = {}, False
     if request.method == "POST":
         serializer = PreferenceSerializer(data=_form_to_api(request.POST))
@@ -65,18 +76,14 @@ def preferences_page(request: HttpRequest, token: str) -> HttpResponse:
             errors = {name: _text(e) for name, e in serializer.errors.items()}
     preference = selectors.preference_get(user_id=user_id)
     shown = PreferenceSerializer(preference).data
-    return render(
-        request,
-        "emails/preferences.html",
-        {
-            "preference": shown,
-            "muted_text": ", ".join(shown["muted_categories"]),
-            "digest_choices": Digest.values,
-            "errors": errors,
-            "saved": saved,
-        },
-        status=400 if errors else 200,
-    )
+    context = {
+        "preference": shown,
+        "muted_text": ", ".join(shown["muted_categories"]),
+        "digest_choices": Digest.values,
+        "errors": errors,
+        "saved": saved,
+    }
+    return context, 400 if errors else 200
 
 
 def _user_of(purpose: str, token: str) -> int | None:

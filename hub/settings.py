@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "chat",
     "dashboard",
     "workers",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -167,7 +168,10 @@ EMAIL_PREFERENCES_LINK_MAX_AGE_SECS = 30 * 24 * 3600
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+# The browser pages' login (web/); after it, the notification center.
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:notifications"
+LOGOUT_REDIRECT_URL = "web:login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -1,5 +1,5 @@
 """HTTP routes: the API under /api/, health, metrics, email links, the dashboard
-page and the admin."""
+page, the admin, and the browser pages (web/) at the root."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -28,6 +28,7 @@ urlpatterns = [
     path("email/", include(email_urls.page_urlpatterns)),
     path("dashboard/", include(dashboard_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
+    path("", include("web.urls")),
 ]
 
 handler404 = "hub.api.json_not_found"

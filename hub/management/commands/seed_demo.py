@@ -55,7 +55,8 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(
             f"\nThe hub: {base}/  (admin: {base}/admin/)\n"
-            f"  log in as admin, alice or bob with password {DEMO_PASSWORD!r}\n"
+            f"  log in at {base}/login/ as admin, alice or bob with password "
+            f"{DEMO_PASSWORD!r}\n"
             f"  API token of admin: {admin_token}\n"
             f"  try: curl -H 'Authorization: Token {admin_token}' "
             f"{base}/api/notifications/unread-count/\n"

@@ -1,0 +1,148 @@
+"""The bell in a real browser: live badge and toasts, read state across tabs,
+and no notification lost or doubled across a web-process restart."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from notifications.models import Notification
+from tests.e2e.browser.conftest import api_post, screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def badge(page):
+    return page.locator("[data-hub-badge-count]")
+
+
+def conn(page):
+    return page.locator("[data-hub-conn]")
+
+
+def bell_item(page, title: str):
+    return page.locator("[data-hub-bell-list] li").filter(has_text=title)
+
+
+def notify(base_url: str, staff, recipient, title: str, **fields) -> None:
+    api_post(
+        base_url,
+        staff,
+        "/api/notifications/",
+        {"recipients": [recipient.pk], "title": title, **fields},
+    )
+
+
+def test_bell__live_badge_toast_and_read_in_another_tab(web, contexts, make_web_user):
+    alice = make_web_user("alice")
+    staff = make_web_user("ops", is_staff=True)
+    notify(web.base_url, staff, alice, "Welcome to the hub")
+    notify(
+        web.base_url, staff, alice, "Invoice ready", body="November", category="billing"
+    )
+    context = contexts()
+    first = context.new_page()
+
+    # The real login form, then the notification center with the count.
+    first.goto(web.base_url + "/")
+    expect(first).to_have_url(re.compile(r"/login/\?next=/$"))
+    first.get_by_label("Username").fill("alice")
+    first.get_by_label("Password").fill("pw-alice")
+    first.get_by_role("button", name="Log in").click()
+    expect(first).to_have_url(web.base_url + "/notifications/")
+    expect(badge(first)).to_have_text("2")
+    second = context.new_page()
+    second.goto(web.base_url + "/notifications/")
+    for page in (first, second):
+        expect(conn(page)).to_have_attribute("data-state", "open")
+
+    notify(
+        web.base_url,
+        staff,
+        alice,
+        "Deploy finished",
+        body="web 2.4.1 is live",
+        level="success",
+        url="/topics/",
+    )
+
+    expect(badge(first)).to_have_text("3")
+    expect(badge(second)).to_have_text("3")
+    expect(
+        first.locator(".hub-toast").filter(has_text="Deploy finished")
+    ).to_be_visible()
+
+    # Keyboard: the bell is a button; Escape closes the dropdown, focus returns.
+    second.locator("[data-hub-bell-button]").focus()
+    second.keyboard.press("Enter")
+    expect(second.locator("[data-hub-bell-panel]")).to_be_visible()
+    second.keyboard.press("Escape")
+    expect(second.locator("[data-hub-bell-panel]")).to_be_hidden()
+    expect(second.locator("[data-hub-bell-button]")).to_be_focused()
+
+    first.locator(".hub-toast").first.locator(".hub-toast__close").click()
+    first.locator("[data-hub-bell-button]").click()
+    item = bell_item(first, "Deploy finished")
+    expect(item).to_be_visible()
+    expect(bell_item(first, "Invoice ready")).to_be_visible()
+    screenshot(first, "bell")
+
+    item.locator(".hub-bell__link").click()
+
+    expect(first).to_have_url(web.base_url + "/topics/")
+    expect(badge(second)).to_have_text("2")
+    expect(bell_item(second, "Deploy finished")).not_to_have_class(
+        re.compile("hub-bell__item--unread")
+    )
+    assert Notification.objects.get(title="Deploy finished").read_at is not None
+
+
+def test_bell__web_restart_loses_nothing_and_doubles_nothing(
+    web, live_hub, signed_in, make_web_user
+):
+    alice = make_web_user("alice")
+    staff = make_web_user("ops", is_staff=True)
+    page = signed_in(alice)
+    expect(conn(page)).to_have_attribute("data-state", "open")
+    notify(web.base_url, staff, alice, "before the restart")
+    expect(bell_item(page, "before the restart")).to_have_count(1)
+
+    web.kill()
+    expect(conn(page)).to_have_attribute("data-state", "reconnecting")
+    expect(conn(page)).to_have_text("Reconnecting…")
+    # While this web is down, the session hub's web takes the API calls.
+    for i in range(3):
+        notify(live_hub.base_url, staff, alice, f"while down {i}")
+    web.start()
+    notify(web.base_url, staff, alice, "after the restart")
+
+    expect(conn(page)).to_have_attribute("data-state", "open")
+    titles = ["before the restart", *(f"while down {i}" for i in range(3))]
+    titles.append("after the restart")
+    for title in titles:
+        expect(bell_item(page, title)).to_have_count(1)
+    expect(badge(page)).to_have_text("5")
+    expect(page.locator("[data-hub-bell-list] li")).to_have_count(5)
+
+    page.reload()  # the notification center, server-rendered, for the docs
+    expect(page.locator(".hub-list .hub-item")).to_have_count(5)
+    screenshot(page, "notifications")
+
+
+def test_pages__usable_at_phone_width(web, signed_in, make_web_user):
+    alice = make_web_user("alice")
+    staff = make_web_user("ops", is_staff=True)
+    notify(web.base_url, staff, alice, "A long title " * 8, body="and a body " * 20)
+    page = signed_in(alice, viewport={"width": 375, "height": 700})
+
+    for path in ("/notifications/", "/topics/", "/preferences/", "/chat/lobby/"):
+        page.goto(web.base_url + path)
+        expect(page.locator("[data-hub-bell-button]")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{path} scrolls sideways at phone width ({width}px)"
+
+    page.locator("[data-hub-bell-button]").click()
+    panel = page.locator("[data-hub-bell-panel]")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375, box
