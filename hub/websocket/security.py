@@ -9,9 +9,11 @@ anonymous sockets with 4401 after accepting, so browsers can read the code.
 The session cookie counts only on a handshake that carries an allowed Origin:
 every browser sends one, so a cookie without it comes from a script replaying
 a stolen cookie, and such a socket stays anonymous. Non-browser clients send no
-Origin and authenticate with a ticket or a token.
+Origin and authenticate with a ticket or a token. Tickets in URLs are redacted
+from uvicorn's log lines (docs/SECURITY.md).
 """
 
+import logging
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -134,6 +136,42 @@ class TicketOrTokenAuth(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
+_TICKET_IN_URL = re.compile(r"(?<=[?&]ticket=)[^&\s\"]*")
+REDACTED = "[redacted]"
+
+
+class RedactTicketFilter(logging.Filter):
+    """Blank out ``ticket=`` values in a log record's message and arguments.
+
+    uvicorn logs each WebSocket handshake with its query string (on
+    ``uvicorn.error``: ``"WebSocket /ws/notifications/?ticket=..." [accepted]``)
+    and each HTTP request on ``uvicorn.access``. A ticket is single use and
+    lives 60 s, but a log outlives both, so it is never written. Tokens travel
+    in headers, which uvicorn does not log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "ticket=" in record.msg:
+            record.msg = _TICKET_IN_URL.sub(REDACTED, record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TICKET_IN_URL.sub(REDACTED, a)
+                if isinstance(a, str) and "ticket=" in a
+                else a
+                for a in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put :class:`RedactTicketFilter` on the loggers uvicorn writes URLs to."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTicketFilter) for f in logger.filters):
+            logger.addFilter(RedactTicketFilter())
+
+
 def secure(application):
     """Wrap a WebSocket router in the hub's origin and authentication checks."""
+    install_log_redaction()
     return AllowedHostsOrigin(AuthMiddlewareStack(TicketOrTokenAuth(application)))
