@@ -66,3 +66,26 @@ def test_body__form_encoded_is_415(world):
     )
 
     _assert_json_error(response, 415)
+
+
+HUGE_ID = 10**30  # past any database integer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/notifications/", {"recipients": [HUGE_ID], "title": "t"}),
+        ("post", f"/api/notifications/{HUGE_ID}/read/", None),
+        ("delete", f"/api/notifications/{HUGE_ID}/", None),
+        ("get", f"/api/broadcasts/{HUGE_ID}/", None),
+        ("delete", f"/api/broadcasts/{HUGE_ID}/", None),
+    ],
+)
+def test_ids__past_the_database_range_are_4xx(world, method, path, body):
+    """Found by the schema fuzzer: SQLite raised OverflowError, a 500."""
+    client = api_client_for(world.users["staff"])
+
+    response = getattr(client, method)(path, body, format="json")
+
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert "detail" in response.json() or "recipients" in response.json()
