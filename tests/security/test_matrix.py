@@ -12,6 +12,7 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from rest_framework.test import APIClient
 
 from notifications.models import Broadcast, Notification, Subscription, Topic
 from tests.conftest import api_client_for, communicator
@@ -60,6 +61,11 @@ HTTP_MATRIX = [
     ("staff creates a topic", "staff", "post", "/api/topics/", {"slug": "new", "name": "New"}, 201),
     ("broadcaster creates a topic", "broadcaster", "post", "/api/topics/", {"slug": "new", "name": "New"}, 403),
     ("user creates a topic", "alice", "post", "/api/topics/", {"slug": "new", "name": "New"}, 403),
+    # anonymous requests (DRF says 403: session auth comes first)
+    ("user reads own feed", "alice", "get", "/api/notifications/", None, 200),
+    ("anonymous reads a feed", None, "get", "/api/notifications/", None, 403),
+    ("anonymous asks for a ticket", None, "post", "/api/ws-ticket/", None, 403),
+    ("anonymous creates notifications", None, "post", "/api/notifications/", {"recipients": ["{bob}"], "title": "hi"}, 403),
 ]
 # fmt: on
 
@@ -97,7 +103,7 @@ def _untouched(world) -> dict:
     ids=[row[0] for row in HTTP_MATRIX],
 )
 def test_http_matrix__rule(world, actor, method, path, body, expected):
-    client = api_client_for(world.users[actor])
+    client = api_client_for(world.users[actor]) if actor else APIClient()
     before = _untouched(world)
 
     response = getattr(client, method)(
