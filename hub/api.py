@@ -1,11 +1,23 @@
-"""HTTP API errors, translated once: JSON, never HTML, never a 500 for bad input."""
+"""The HTTP API's edges: body parsing with limits, write throttling, and errors
+translated once (JSON, never HTML, never a 500 for bad input)."""
 
+import codecs
+import json
+
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import JsonResponse
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# The same bracket counter the sockets use, so both edges share one depth rule.
+from hub.websocket.consumers import _too_deep
 
 
 class PayloadTooLarge(APIException):
@@ -18,6 +30,70 @@ class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A backing service is unavailable; retry shortly."
     default_code = "service_unavailable"
+
+
+class LimitedJSONParser(JSONParser):
+    """DRF's JSON parser with the hub's limits: at most API_MAX_BODY_BYTES read
+    (413), nesting at most API_MAX_JSON_DEPTH deep (400).
+
+    The stock parser reads the whole stream and lets a deeply nested body raise
+    RecursionError, which would be a 500.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        if stream is None:
+            raise ParseError("JSON parse error - empty body.")
+        raw = stream.read(settings.API_MAX_BODY_BYTES + 1)
+        if len(raw) > settings.API_MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        encoding = (parser_context or {}).get("encoding", "utf-8")
+        try:
+            text = codecs.decode(raw, encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ParseError(f"JSON parse error - not {encoding} text.") from exc
+        if _too_deep(text, settings.API_MAX_JSON_DEPTH):
+            raise ParseError(
+                "JSON parse error - nested deeper than "
+                f"{settings.API_MAX_JSON_DEPTH} levels."
+            )
+        parse_constant = _refuse_constant if api_settings.STRICT_JSON else None
+        try:
+            return json.loads(text, parse_constant=parse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON.")
+
+
+class WriteRateThrottle(SimpleRateThrottle):
+    """At most API_WRITE_RATE writes (non-GET requests) per user and view scope.
+
+    A view names its bucket with ``throttle_scope``; the rate is read from the
+    settings on every request, so it can change without a restart of the class.
+    """
+
+    cache_format = "throttle:%(scope)s:%(ident)s"
+
+    def __init__(self) -> None:
+        # The rate is looked up per request in allow_request, not fixed here.
+        pass
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        self.scope = getattr(view, "throttle_scope", "write")
+        self.rate = settings.API_WRITE_RATE
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        if request.user and request.user.is_authenticated:
+            ident = request.user.pk
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 def exception_handler(exc, context):
@@ -34,3 +110,42 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse({"detail": "Server error."}, status=500)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+# A 400 is either {"detail": ...} or field errors {"field": ["..."], ...}.
+VALIDATION_ERROR_SCHEMA = {"type": "object", "additionalProperties": True}
+_ERRORS = {
+    "400": ("Bad input: a parse error or field errors.", VALIDATION_ERROR_SCHEMA),
+    "401": ("Not authenticated.", ERROR_SCHEMA),
+    "403": ("Not allowed.", ERROR_SCHEMA),
+    "404": ("No such object.", ERROR_SCHEMA),
+    "405": ("Method not allowed.", ERROR_SCHEMA),
+    "406": ("Only JSON is served.", ERROR_SCHEMA),
+    "413": ("Request body too large.", ERROR_SCHEMA),
+    "415": ("Only JSON bodies are read.", ERROR_SCHEMA),
+    "429": ("Too many requests; see Retry-After.", ERROR_SCHEMA),
+    "503": ("A backing service is unavailable.", ERROR_SCHEMA),
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular hook: every API operation may answer the JSON errors the
+    exception handler produces; say so in the schema."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, (description, schema) in _ERRORS.items():
+                operation["responses"].setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": schema}},
+                    },
+                )
+    return result

@@ -196,6 +196,12 @@ STORAGES = {
 # Largest request body the API reads; larger ones get 413 with a JSON body.
 API_MAX_BODY_BYTES = 256 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Deepest JSON nesting a request body may have; deeper bodies get 400.
+API_MAX_JSON_DEPTH = 32
+# POSTs one user may make per write endpoint (notifications, broadcasts, topic
+# events), as DRF rates "<n>/<sec|min|hour|day>"; past it 429 with Retry-After.
+# Counted in the Django cache (Redis), so every web process shares the count.
+API_WRITE_RATE = env("API_WRITE_RATE", default="120/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -204,9 +210,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["hub.api.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "hub.api.exception_handler",
+    # Write endpoints name their own throttle (hub.api.WriteRateThrottle).
+    "DEFAULT_THROTTLE_CLASSES": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -221,6 +229,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the JSON errors it may answer (hub.api).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "hub.api.document_error_responses",
+    ],
 }
 
 # --- WebSockets -----------------------------------------------------------------

@@ -126,7 +126,9 @@ class NotificationContentSerializer(serializers.Serializer):
 
 class NotificationCreateSerializer(NotificationContentSerializer):
     recipients = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        # Capped at the largest id a database holds: past it SQLite raised
+        # OverflowError (a 500) instead of "Unknown user ids".
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
         max_length=settings.NOTIFY_MAX_RECIPIENTS,
         help_text="User ids; at most NOTIFY_MAX_RECIPIENTS (1000). "

@@ -7,6 +7,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.api import WriteRateThrottle
 from notifications import selectors, services
 from notifications.errors import BroadcastNotCancellable, TopicForbidden, TopicNotFound
 from notifications.models import Broadcast
@@ -70,6 +71,8 @@ class TopicSubscriptionView(APIView):
 
 class TopicEventView(APIView):
     permission_classes = [CanBroadcast]
+    throttle_classes = [WriteRateThrottle]
+    throttle_scope = "topic_events"
 
     @extend_schema(request=TopicEventSerializer, responses={202: None})
     def post(self, request, slug: str):
@@ -86,6 +89,8 @@ class TopicEventView(APIView):
 
 class BroadcastListView(APIView):
     permission_classes = [CanBroadcast]
+    throttle_classes = [WriteRateThrottle]
+    throttle_scope = "broadcasts"
 
     @extend_schema(
         request=BroadcastCreateSerializer,

@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from hub.api import WriteRateThrottle
 from notifications import selectors, services
 from notifications.models import Notification
 from notifications.permissions import CanCreateNotifications
@@ -34,11 +35,17 @@ class NotificationViewSet(
     pagination_class = FeedPagination
     lookup_value_regex = r"\d+"
     queryset = Notification.objects.none()  # for the schema; see get_queryset
+    throttle_scope = "notifications"
 
     def get_permissions(self):
         if self.action == "create":
             return [CanCreateNotifications()]
         return super().get_permissions()
+
+    def get_throttles(self):
+        if self.action == "create":
+            return [WriteRateThrottle()]
+        return super().get_throttles()
 
     def get_queryset(self):
         filters = FeedFilterSerializer(data=self.request.query_params)

@@ -5,8 +5,16 @@ Credentials, first match wins: a ``?ticket=`` from ``POST /api/ws-ticket/``
 then the Django session cookie. A ticket or token that is present but invalid
 leaves the user anonymous; it never falls back to the cookie. Consumers close
 anonymous sockets with 4401 after accepting, so browsers can read the code.
+
+The session cookie counts only on a handshake that carries an allowed Origin:
+every browser sends one, so a cookie without it comes from a script replaying
+a stolen cookie, and such a socket stays anonymous. Non-browser clients send no
+Origin and authenticate with a ticket or a token. Tickets in URLs are redacted
+from uvicorn's log lines (docs/SECURITY.md).
 """
 
+import logging
+import re
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
@@ -50,6 +58,14 @@ class AllowedHostsOrigin(OriginValidator):
         origin = _header(scope, b"origin")
         parsed = urlparse(origin) if origin is not None else None
         if self.valid_origin(parsed):
+            if origin is None:
+                # No browser: the session cookie is not a credential here.
+                scope = {
+                    **scope,
+                    "headers": [
+                        (k, v) for k, v in scope.get("headers", []) if k != b"cookie"
+                    ],
+                }
             return await self.application(scope, receive, send)
         metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_POLICY)).inc()
         await receive()  # the websocket.connect message
@@ -89,14 +105,24 @@ def _user_by_token(key: str):
     return token.user if token.user.is_active else AnonymousUser()
 
 
+# What ticket_issue makes (secrets.token_urlsafe); anything else is not looked up.
+_TICKET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 class TicketOrTokenAuth(BaseMiddleware):
     """Set ``scope["user"]`` from a ticket or token when one is given."""
 
     async def __call__(self, scope, receive, send):
-        query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        # Blank values kept: "?ticket=" is a (bad) ticket, not a missing one.
+        query = parse_qs(
+            scope.get("query_string", b"").decode("latin1"), keep_blank_values=True
+        )
         authorization = _header(scope, b"authorization")
         if "ticket" in query:
-            user_id = await aticket_redeem(query["ticket"][0])
+            ticket = query["ticket"][0]
+            user_id = None
+            if _TICKET_SHAPE.fullmatch(ticket):
+                user_id = await aticket_redeem(ticket)
             scope = {
                 **scope,
                 "user": await _user_by_id(user_id) if user_id else AnonymousUser(),
@@ -110,6 +136,42 @@ class TicketOrTokenAuth(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
+_TICKET_IN_URL = re.compile(r"(?<=[?&]ticket=)[^&\s\"]*")
+REDACTED = "[redacted]"
+
+
+class RedactTicketFilter(logging.Filter):
+    """Blank out ``ticket=`` values in a log record's message and arguments.
+
+    uvicorn logs each WebSocket handshake with its query string (on
+    ``uvicorn.error``: ``"WebSocket /ws/notifications/?ticket=..." [accepted]``)
+    and each HTTP request on ``uvicorn.access``. A ticket is single use and
+    lives 60 s, but a log outlives both, so it is never written. Tokens travel
+    in headers, which uvicorn does not log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "ticket=" in record.msg:
+            record.msg = _TICKET_IN_URL.sub(REDACTED, record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TICKET_IN_URL.sub(REDACTED, a)
+                if isinstance(a, str) and "ticket=" in a
+                else a
+                for a in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put :class:`RedactTicketFilter` on the loggers uvicorn writes URLs to."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTicketFilter) for f in logger.filters):
+            logger.addFilter(RedactTicketFilter())
+
+
 def secure(application):
     """Wrap a WebSocket router in the hub's origin and authentication checks."""
+    install_log_redaction()
     return AllowedHostsOrigin(AuthMiddlewareStack(TicketOrTokenAuth(application)))

@@ -1,0 +1,1 @@
+"""Live-server security tests: real uvicorn, real logs."""
