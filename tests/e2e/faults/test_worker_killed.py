@@ -84,9 +84,7 @@ async def test_worker_killed_mid_fan_out__every_recipient_once_every_socket_once
     await sync_to_async(Broadcast.objects.filter(pk=broadcast_id).update)(
         progress_at=item.progress_at - timedelta(seconds=settings.BROADCAST_STALL_SECS)
     )
-    assert await sync_to_async(services.broadcasts_requeue_stalled)() == [
-        broadcast_id
-    ]
+    assert await sync_to_async(services.broadcasts_requeue_stalled)() == [broadcast_id]
     await sync_to_async(wait_for)(
         lambda: Broadcast.objects.get(pk=broadcast_id).status == "sent",
         "the broadcast to be sent",
