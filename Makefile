@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean chaos soak
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -34,3 +34,9 @@ format: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+chaos: $(VENV)/.dev  ## only the fault and scale-out tests (they also run in `make test`)
+	$(PY) -m hub.devstack test tests/e2e/faults tests/e2e/scaleout -q $(PYTEST_ARGS)
+
+soak: $(VENV)/.dev  ## 2,000 sockets of mixed traffic for SOAK_SECS (600); not in CI
+	$(PY) -m hub.devstack exec $(PY) tools/soak.py

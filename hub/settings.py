@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -100,12 +101,39 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # (or a test run beside a dev server) sharing one Redis need distinct prefixes.
 CHANNEL_LAYER_PREFIX = env("CHANNEL_LAYER_PREFIX", default="hub")
 
+
+def channel_layer_hosts(
+    urls: list[str], sentinels: list[str], master: str
+) -> list[str | dict]:
+    """The ``hosts`` of the pub/sub channel layer (docs/RELIABILITY.md).
+
+    Several URLs shard channels over several Redis servers by a hash of the
+    channel name (every web and worker process must list the same URLs in the
+    same order). With Sentinel, one host: the master named ``master``, found
+    through the ``host:port`` sentinels, and found again after a failover.
+    """
+    if sentinels:
+        if not master:
+            raise ImproperlyConfigured(
+                "CHANNEL_LAYER_SENTINELS needs CHANNEL_LAYER_SENTINEL_MASTER"
+            )
+        pairs = [s.rsplit(":", 1) for s in sentinels]
+        return [{"master_name": master, "sentinels": [(h, int(p)) for h, p in pairs]}]
+    return urls
+
+
+CHANNEL_LAYER_HOSTS = channel_layer_hosts(
+    env.list("CHANNEL_LAYER_HOSTS", default=[REDIS_URL]),
+    env.list("CHANNEL_LAYER_SENTINELS", default=[]),
+    env("CHANNEL_LAYER_SENTINEL_MASTER", default=""),
+)
+
 CHANNEL_LAYERS = {
     "default": {
         # The pub/sub layer: group membership lives in each web process and is
         # re-subscribed when Redis comes back, and nothing is dropped at a capacity.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
+        "CONFIG": {"hosts": CHANNEL_LAYER_HOSTS, "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
 
@@ -128,6 +156,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long an unacknowledged task waits before Redis hands it to another worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# With CELERY_BROKER_URL="sentinel://h1:26379;sentinel://h2:26379", the name of
+# the Redis master the sentinels watch (kombu's ``master_name``).
+if env("CELERY_BROKER_SENTINEL_MASTER", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env(
+        "CELERY_BROKER_SENTINEL_MASTER"
+    )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
@@ -256,7 +290,7 @@ NOTIFY_MAX_RECIPIENTS = 1000
 # Largest `data` object of a notification, encoded as JSON.
 NOTIFICATION_DATA_MAX_BYTES = 16 * 1024
 # Recipients written (and pushed) per transaction during a broadcast fan-out.
-BROADCAST_CHUNK_USERS = 1000
+BROADCAST_CHUNK_USERS = env.int("BROADCAST_CHUNK_USERS", default=1000)
 # From this many recipients of one batch up, only those with an open socket
 # are pushed to (one PUBSUB NUMSUB round trip decides; see hub.publish).
 ONLINE_CHECK_MIN_USERS = 20
