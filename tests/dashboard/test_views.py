@@ -207,7 +207,7 @@ def test_page__anonymous_sent_to_log_in():
     response = Client().get("/dashboard/")
 
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=/dashboard/")
+    assert response["Location"].startswith("/login/?next=/dashboard/")
 
 
 def test_page__non_staff_forbidden(alice):

@@ -21,7 +21,8 @@ class World:
 @pytest.fixture
 def world(make_user) -> World:
     """alice and bob (plain users), staff, a notifier and a broadcaster (holders
-    of add_notification / add_broadcast, not staff), and a member of the ops group;
+    of add_notification / add_broadcast, not staff), a holder of
+    dashboard.push_metric (a service pushing metrics), and a member of the ops group;
     a notification each for alice and bob; a staff-only topic, a group topic; a
     private room of alice's, alice's support room; a scheduled broadcast."""
     ops = Group.objects.create(name="ops")
@@ -32,12 +33,16 @@ def world(make_user) -> World:
         "notifier": make_user("notifier"),
         "broadcaster": make_user("broadcaster"),
         "member": make_user("member"),
+        "metrics": make_user("metrics"),
     }
     users["notifier"].user_permissions.add(
         Permission.objects.get(codename="add_notification")
     )
     users["broadcaster"].user_permissions.add(
         Permission.objects.get(codename="add_broadcast")
+    )
+    users["metrics"].user_permissions.add(
+        Permission.objects.get(codename="push_metric")
     )
     users["member"].groups.add(ops)
     Topic.objects.create(slug="ops-only", name="Ops", staff_only=True)

@@ -1,8 +1,5 @@
 """The authorisation matrix: each rule as an allowed/refused pair, over HTTP and
 over the sockets. A refusal also leaves the target untouched.
-
-Rows for the dashboard (GET /api/dashboard/, POST /api/dashboard/metrics/,
-/ws/dashboard/) belong here once it lands (staff allowed, others 403 / 4403).
 """
 
 # The tables keep one rule per line, so they read as a list of rules.
@@ -61,6 +58,14 @@ HTTP_MATRIX = [
     ("staff creates a topic", "staff", "post", "/api/topics/", {"slug": "new", "name": "New"}, 201),
     ("broadcaster creates a topic", "broadcaster", "post", "/api/topics/", {"slug": "new", "name": "New"}, 403),
     ("user creates a topic", "alice", "post", "/api/topics/", {"slug": "new", "name": "New"}, 403),
+    # the dashboard
+    ("staff reads the dashboard", "staff", "get", "/api/dashboard/", None, 200),
+    ("user reads the dashboard", "alice", "get", "/api/dashboard/", None, 403),
+    ("metric pusher reads the dashboard", "metrics", "get", "/api/dashboard/", None, 403),
+    ("staff pushes a metric", "staff", "post", "/api/dashboard/metrics/", {"name": "orders", "value": 1}, 200),
+    ("permission holder pushes a metric", "metrics", "post", "/api/dashboard/metrics/", {"name": "orders", "value": 2}, 200),
+    ("user pushes a metric", "alice", "post", "/api/dashboard/metrics/", {"name": "orders", "value": 3}, 403),
+    ("anonymous reads the dashboard", None, "get", "/api/dashboard/", None, 403),
     # anonymous requests (DRF says 403: session auth comes first)
     ("user reads own feed", "alice", "get", "/api/notifications/", None, 200),
     ("anonymous reads a feed", None, "get", "/api/notifications/", None, 403),
@@ -179,6 +184,31 @@ CHAT_SOCKET_MATRIX = [
     ("user enters another's support room", "bob", "support-alice", 4403),
 ]
 # fmt: on
+
+DASHBOARD_SOCKET_MATRIX = [
+    ("staff opens the dashboard socket", "staff", "stats"),
+    ("user opens the dashboard socket", "alice", 4403),
+    ("metric pusher opens the dashboard socket", "metrics", 4403),
+]
+
+
+@pytest.mark.parametrize(
+    ("actor", "expected"),
+    [row[1:] for row in DASHBOARD_SOCKET_MATRIX],
+    ids=[row[0] for row in DASHBOARD_SOCKET_MATRIX],
+)
+async def test_dashboard_socket_matrix__rule(world, actor, expected):
+    comm = communicator("/ws/dashboard/", world.users[actor])
+    assert (await comm.connect())[0]  # refusals accept, then close with a code
+
+    first = await comm.receive_output(timeout=3)
+
+    if expected == "stats":
+        assert json.loads(first["text"])["type"] == "stats"
+        await comm.disconnect()
+    else:
+        assert first["type"] == "websocket.close"
+        assert first["code"] == expected
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ every socket and every recipient row got.
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -237,6 +238,16 @@ class PrivateRedis:
         self.proc.kill()
         self.proc.wait()
         self.proc = None
+
+
+@pytest.fixture(scope="package", autouse=True)
+def session_worker_paused(live_hub):
+    """The session hub's worker consumes the same Celery queue as the hubs here:
+    while these tests kill and count their own workers, it must take no task."""
+    live_hub.stop("worker")
+    yield
+    live_hub.start("worker", "--concurrency 1 -n " + shlex.quote(live_hub.worker_name))
+    live_hub.wait_worker()
 
 
 @pytest.fixture

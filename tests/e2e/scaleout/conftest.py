@@ -4,7 +4,11 @@ on several machines (each process only shares Redis and the database)."""
 import pytest
 
 from tests.e2e.conftest import LiveHub
-from tests.e2e.faults.conftest import hub_env, start_worker
+from tests.e2e.faults.conftest import (  # noqa: F401 (an autouse fixture)
+    hub_env,
+    session_worker_paused,
+    start_worker,
+)
 
 
 class Cluster:
