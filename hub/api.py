@@ -74,8 +74,9 @@ def _refuse_constant(name: str):
 class WriteRateThrottle(SimpleRateThrottle):
     """At most API_WRITE_RATE writes (non-GET requests) per user and view scope.
 
-    A view names its bucket with ``throttle_scope``; the rate is read from the
-    settings on every request, so it can change without a restart of the class.
+    A view names its bucket with ``throttle_scope``. The rate is read from the
+    settings on every request (DRF's scoped throttle reads its rates once, at
+    import), so a changed setting, in tests too, takes effect at once.
     """
 
     cache_format = "throttle:%(scope)s:%(ident)s"
