@@ -14,13 +14,14 @@ failure and Ctrl-C alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import random
 import secrets
 import signal
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,6 +117,7 @@ class Run:
     tokens: list[tuple[int, str]] = field(default_factory=list)
     admin_token: str = ""
     hub_sockets: int = 0
+    profile: bool = False
 
     def command(self, scenario: str) -> str:
         quick = " --quick" if self.quick else ""
@@ -151,6 +153,35 @@ class Run:
         if reply["failed"]:
             print(f"  {reply['failed']} connect(s) failed: {reply['errors']}")
         return reply
+
+
+@contextlib.contextmanager
+def profiled(run: Run, scenario: str, process: str = "web"):
+    """With --profile, py-spy records ``process`` while the scenario runs and
+    leaves collapsed stacks in bench/results/profile-<scenario>-<process>.txt."""
+    if not run.profile:
+        yield
+        return
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"profile-{scenario}-{process}.txt"
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+         str(run.stack.pid(process)), "--rate", "200", "--format", "raw",
+         "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+        log(f"profile of {process} during {scenario}: {out}")
 
 
 def log(msg: str) -> None:
@@ -723,6 +754,11 @@ def main(argv: list[str]) -> int:
         "--only", default=",".join(SCENARIOS), help="comma-separated scenarios"
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the web process during each scenario (bench/results/profile-*)",
+    )
+    parser.add_argument(
         "--database", default="hub_bench", help="PostgreSQL database to create"
     )
     args = parser.parse_args(argv)
@@ -746,7 +782,7 @@ def main(argv: list[str]) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     stack = Stack(log_dir, redis_url)
-    run = Run(sizes=sizes, quick=args.quick, stack=stack)
+    run = Run(sizes=sizes, quick=args.quick, stack=stack, profile=args.profile)
     code = 0
     try:
         db = stack.create_database(args.database)
@@ -779,18 +815,18 @@ def main(argv: list[str]) -> int:
         run.hub_url = stack.start_web("web")
         stack.start_worker()
         log(f"hub at {run.hub_url}")
-        if "storm" in only:
-            scenario_storm(run)
-        if "fanout" in only:
-            scenario_fanout(run, floor)
-        if "broadcast" in only:
-            scenario_broadcast(run)
-        if "personal" in only:
-            scenario_personal(run)
-        if "celery" in only:
-            scenario_celery(run)
-        if "http" in only:
-            scenario_http(run)
+        scenarios = {
+            "storm": lambda: scenario_storm(run),
+            "fanout": lambda: scenario_fanout(run, floor),
+            "broadcast": lambda: scenario_broadcast(run),
+            "personal": lambda: scenario_personal(run),
+            "celery": lambda: scenario_celery(run),
+            "http": lambda: scenario_http(run),
+        }
+        for name, scenario in scenarios.items():
+            if name in only:
+                with profiled(run, name):
+                    scenario()
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         code = 130
