@@ -32,6 +32,10 @@ format: $(VENV)/.dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+bench: $(VENV)/.runtime  ## benchmarks against the real stack (docs/PERFORMANCE.md); BENCH_ARGS=--quick
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	$(PY) -m hub.devstack exec $(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var staticfiles
 

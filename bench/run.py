@@ -1,0 +1,853 @@
+"""`make bench`: the hub's benchmark suite against the real stack.
+
+Starts uvicorn with the Procfile's web flags, a Celery worker from the Procfile,
+the floor (bench/floor.py under the same uvicorn flags), and the Node load client
+(bench/client.js); drives them; prints a table and writes bench/results/latest.json.
+
+    python -m bench.run [--quick] [--only NAME[,NAME...]]
+
+Scenarios: fanout, broadcast, personal, storm (also memory), celery, http.
+Everything started is stopped, and the bench's database dropped, on success,
+failure and Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.stack import BASE_DIR, Stack, loadavg, raise_nofile, rss_kib
+
+RESULTS_DIR = BASE_DIR / "bench" / "results"
+SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http")
+HUB_WS_PATH = "/ws/notifications/"
+BENCH_TOPIC = "bench"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    fanout_counts: tuple[int, ...]
+    fanout_reps: int
+    broadcast_subscribers: int
+    broadcast_connected: int
+    personal_rate_per_sec: int
+    personal_secs: float
+    personal_sockets: int
+    storm_sockets: int
+    celery_tasks: int
+    probe_events: int
+    http_rows: int
+    http_requests: int
+
+    @property
+    def users(self) -> int:
+        return max(
+            max(self.fanout_counts),
+            self.broadcast_subscribers,
+            self.storm_sockets + 100,
+            self.personal_sockets,
+        )
+
+
+FULL = Sizes(
+    fanout_counts=(1000, 5000, 10000),
+    fanout_reps=5,
+    broadcast_subscribers=10000,
+    broadcast_connected=2000,
+    personal_rate_per_sec=2000,
+    personal_secs=30.0,
+    personal_sockets=2000,
+    storm_sockets=5000,
+    celery_tasks=200,
+    probe_events=5000,
+    http_rows=1_000_000,
+    http_requests=500,
+)
+QUICK = Sizes(
+    fanout_counts=(1000, 2000),
+    fanout_reps=3,
+    broadcast_subscribers=2000,
+    broadcast_connected=500,
+    personal_rate_per_sec=2000,
+    personal_secs=5.0,
+    personal_sockets=1000,
+    storm_sockets=1000,
+    celery_tasks=50,
+    probe_events=1000,
+    http_rows=100_000,
+    http_requests=150,
+)
+
+
+@dataclass
+class Figure:
+    scenario: str
+    name: str
+    value: float | None
+    unit: str
+    command: str
+    floor: float | None = None
+    target: str | None = None
+    met: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Run:
+    sizes: Sizes
+    quick: bool
+    stack: Stack
+    figures: list[Figure] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    hub_url: str = ""
+    floor_url: str = ""
+    tokens: list[tuple[int, str]] = field(default_factory=list)
+    admin_token: str = ""
+    hub_sockets: int = 0
+    profile: bool = False
+
+    def command(self, scenario: str) -> str:
+        quick = " --quick" if self.quick else ""
+        return f'make bench BENCH_ARGS="--only {scenario}{quick}"'
+
+    def add(self, scenario: str, name: str, value, unit: str, **kw) -> Figure:
+        fig = Figure(scenario, name, value, unit, self.command(scenario), **kw)
+        self.figures.append(fig)
+        return fig
+
+    # --- sockets ------------------------------------------------------------------
+
+    def hub_sockets_to(self, n: int) -> dict:
+        """Hold exactly the sockets of bench users 0..n-1 on the hub."""
+        client = self.stack.client
+        if n < self.hub_sockets:
+            client.call("close", keep=n)
+            self.hub_sockets = n
+            return {"failed": 0}
+        auth = [
+            {"user": uid, "token": key}
+            for uid, key in self.tokens[self.hub_sockets : n]
+        ]
+        reply = client.call(
+            "connect",
+            url=self.hub_url.replace("http", "ws") + HUB_WS_PATH,
+            auth=auth,
+            deflate=True,
+            origin=self.hub_url,
+            concurrency=200,
+        )
+        self.hub_sockets += reply["ok"]
+        if reply["failed"]:
+            print(f"  {reply['failed']} connect(s) failed: {reply['errors']}")
+        return reply
+
+
+@contextlib.contextmanager
+def profiled(run: Run, scenario: str, process: str = "web"):
+    """With --profile, py-spy records ``process`` while the scenario runs and
+    leaves collapsed stacks in bench/results/profile-<scenario>-<process>.txt."""
+    if not run.profile:
+        yield
+        return
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"profile-{scenario}-{process}.txt"
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+         str(run.stack.pid(process)), "--rate", "200", "--format", "raw",
+         "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+        log(f"profile of {process} during {scenario}: {out}")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --- set-up ---------------------------------------------------------------------
+
+
+def django_setup(stack: Stack) -> None:
+    os.environ.update(stack.env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def seed(run: Run) -> None:
+    """Users with tokens, all following the bench topic, and a staff sender."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from notifications.models import Subscription, Topic
+
+    User = get_user_model()
+    n = run.sizes.users
+    users = User.objects.bulk_create(
+        [User(username=f"bench{i}", password="!") for i in range(n)], batch_size=2000
+    )
+    if users[0].pk is None:  # a backend that does not return ids
+        users = list(User.objects.filter(username__startswith="bench").order_by("id"))
+    keys = [secrets.token_hex(20) for _ in users]
+    Token.objects.bulk_create(
+        [Token(key=k, user=u) for k, u in zip(keys, users, strict=True)],
+        batch_size=2000,
+    )
+    run.tokens = [(u.pk, k) for u, k in zip(users, keys, strict=True)]
+    topic = Topic.objects.create(slug=BENCH_TOPIC, name="Bench")
+    followers = users[: run.sizes.broadcast_subscribers]
+    Subscription.objects.bulk_create(
+        [Subscription(user=u, topic=topic) for u in followers], batch_size=2000
+    )
+    admin = User.objects.create(username="bench-admin", is_staff=True, password="!")
+    run.admin_token = Token.objects.create(user=admin).key
+
+
+# --- scenarios --------------------------------------------------------------------
+
+
+def _fire_reps(run: Run, base_url: str, path: str, reps: int, sockets: int) -> dict:
+    """Fire ``reps`` events at the open sockets; the rep with the median last
+    delivery (p50, p99 and last of that rep), plus missing deliveries in all."""
+    results = []
+    for rep in range(reps):
+        seq = random.randrange(1 << 30)
+        reply = run.stack.client.call(
+            "fire",
+            request={
+                "method": "POST",
+                "url": base_url + path,
+                "headers": {"Authorization": f"Token {run.admin_token}"},
+                "body": {"event": {"seq": seq, "rep": rep}},
+            },
+            match={"type": "event", "path": ["event", "seq"], "value": seq},
+            timeout_ms=15000,
+        )
+        if reply["status"] != 202:
+            raise RuntimeError(
+                f"POST {path} answered {reply['status']}: {reply['body']}"
+            )
+        results.append(reply)
+    missing = sum(r["missing"] for r in results)
+    done = [r for r in results if r["last_ms"] is not None]
+    done.sort(key=lambda r: r["last_ms"])
+    median = (
+        done[len(done) // 2]
+        if done
+        else {"p50_ms": None, "p99_ms": None, "last_ms": None}
+    )
+    return {
+        "sockets": sockets,
+        "missing": missing,
+        "p50_ms": median["p50_ms"],
+        "p99_ms": median["p99_ms"],
+        "last_ms": median["last_ms"],
+        "reps_last_ms": [r["last_ms"] for r in results],
+    }
+
+
+def scenario_floor_fanout(run: Run) -> dict[int, dict]:
+    """The same client, the same uvicorn flags, a bare in-process broadcast."""
+    client = run.stack.client
+    floor = {}
+    held = 0
+    for count in run.sizes.fanout_counts:
+        reply = client.call(
+            "connect",
+            url=run.floor_url.replace("http", "ws") + "/ws",
+            auth=[{"user": i} for i in range(count - held)],
+            deflate=True,
+            concurrency=200,
+        )
+        held += reply["ok"]
+        floor[count] = _fire_reps(
+            run, run.floor_url, "/broadcast", run.sizes.fanout_reps, held
+        )
+        log(f"floor {count}: last {floor[count]['last_ms']:.1f} ms")
+    client.call("close", keep=0)
+    return floor
+
+
+def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
+    path = f"/api/topics/{BENCH_TOPIC}/events/"
+    for count in run.sizes.fanout_counts:
+        connect = run.hub_sockets_to(count)
+        res = _fire_reps(run, run.hub_url, path, run.sizes.fanout_reps, run.hub_sockets)
+        fl = floor.get(count, {})
+        ratio = (
+            res["last_ms"] / fl["last_ms"]
+            if res["last_ms"] and fl.get("last_ms")
+            else None
+        )
+        log(
+            f"hub fan-out {count}: last {res['last_ms']} ms, floor {fl.get('last_ms')} ms"
+        )
+        for stat in ("p50_ms", "p99_ms", "last_ms"):
+            run.add(
+                "fanout",
+                f"topic event to {count} sockets: {stat[:-3]}",
+                res[stat],
+                "ms",
+                floor=fl.get(stat),
+            )
+        target = "<= 2x floor" if count == 5000 else None
+        run.add(
+            "fanout",
+            f"topic event to {count} sockets: last / floor",
+            ratio,
+            "x",
+            target=target,
+            met=(ratio is not None and ratio <= 2.0) if target else None,
+            note=f"{res['missing']} deliveries missing over {run.sizes.fanout_reps} events; "
+            f"lasts {res['reps_last_ms']}",
+        )
+        if count == max(run.sizes.fanout_counts):
+            run.add(
+                "fanout",
+                "sockets held by one web process",
+                run.hub_sockets,
+                "sockets",
+                target=">= 10000" if not run.quick else None,
+                met=run.hub_sockets >= 10000 if not run.quick else None,
+                note=f"{connect.get('failed', 0)} connects failed on the way up",
+            )
+
+
+def scenario_broadcast(run: Run) -> None:
+    sizes = run.sizes
+    run.hub_sockets_to(sizes.broadcast_connected)
+    title = f"bench broadcast {secrets.token_hex(4)}"
+    reply = run.stack.client.call(
+        "fire",
+        request={
+            "method": "POST",
+            "url": run.hub_url + "/api/broadcasts/",
+            "headers": {"Authorization": f"Token {run.admin_token}"},
+            "body": {"topic": BENCH_TOPIC, "title": title, "body": "to every follower"},
+        },
+        match={
+            "type": "notification",
+            "path": ["notification", "title"],
+            "value": title,
+        },
+        timeout_ms=60000,
+    )
+    if reply["status"] != 202:
+        raise RuntimeError(
+            f"POST /api/broadcasts/ answered {reply['status']}: {reply['body']}"
+        )
+    from notifications.models import Broadcast, Notification
+
+    broadcast_id = reply["body"]["id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        b = Broadcast.objects.get(pk=broadcast_id)
+        if b.status in ("sent", "failed"):
+            break
+        time.sleep(0.2)
+    rows = Notification.objects.filter(idempotency_key=f"broadcast:{broadcast_id}")
+    count = rows.count()
+    first = rows.order_by("id").values_list("created_at", flat=True).first()
+    last = rows.order_by("-id").values_list("created_at", flat=True).first()
+    accepted_at = b.created_at
+    persist_secs = (b.sent_at or last) - accepted_at if count else None
+    rate = count / persist_secs.total_seconds() if persist_secs else None
+    after = reply["last_after_response_ms"]
+    run.add(
+        "broadcast",
+        f"broadcast to {sizes.broadcast_subscribers} followers, "
+        f"{sizes.broadcast_connected} connected: 202 to last live delivery",
+        after,
+        "ms",
+        target="<= 1000 ms",
+        met=after is not None and after <= 1000 and reply["missing"] == 0,
+        note=f"202 in {reply['response_ms']:.1f} ms; {reply['missing']} of "
+        f"{reply['sockets']} sockets missed it; status {b.status}",
+    )
+    run.add(
+        "broadcast",
+        "broadcast: rows persisted per second (202 to sent)",
+        rate,
+        "rows/s",
+        note=f"{count} rows; first {first}, last {last}, sent_at {b.sent_at}",
+    )
+    log(f"broadcast: last live {after} ms after 202; {count} rows at {rate} rows/s")
+
+
+def scenario_personal(run: Run) -> None:
+    """notify_users tasks at the target rate to random connected users; every id
+    stored for them must reach one of their sockets."""
+    from notifications.models import Notification
+    from workers.tasks import notify_users
+
+    sizes = run.sizes
+    run.hub_sockets_to(sizes.personal_sockets)
+    online = [uid for uid, _ in run.tokens[: run.hub_sockets]]
+    client = run.stack.client
+    client.call("track", on=True)
+    tag = f"bench-pn-{secrets.token_hex(4)}"
+    tick_secs = 0.05
+    per_tick = round(sizes.personal_rate_per_sec * tick_secs)
+    ticks = round(sizes.personal_secs / tick_secs)
+    started = time.monotonic()
+    for tick in range(ticks):
+        recipients = random.sample(online, per_tick)
+        notify_users.apply_async(
+            kwargs={
+                "recipient_ids": recipients,
+                "title": "personal",
+                "idempotency_key": f"{tag}-{tick}",
+                "data": {"sent_at": time.time() * 1000},
+            }
+        )
+        pause = started + (tick + 1) * tick_secs - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)  # pacing the producer, not waiting for a result
+    queued_secs = time.monotonic() - started
+    expected = ticks * per_tick
+    rows = Notification.objects.filter(idempotency_key__startswith=tag)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and rows.count() < expected:
+        time.sleep(0.2)
+    stored_secs = time.monotonic() - started
+    stored = set(rows.values_list("recipient_id", "id"))
+    # Deliveries trail the last commit by milliseconds; give them a bounded while.
+    deadline = time.monotonic() + 10
+    while True:
+        report = client.call("track")
+        got = {(int(u), i) for u, ids in report["received"].items() for i in ids}
+        if stored <= got or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    client.call("track", stop=True)
+    lost = stored - got
+    rate = len(stored) / stored_secs
+    lat = report["latency"]
+    run.add(
+        "personal",
+        f"personal notifications, {sizes.personal_rate_per_sec}/s for "
+        f"{sizes.personal_secs:g} s to {sizes.personal_sockets} sockets: lost",
+        len(lost),
+        "notifications",
+        target="0",
+        met=not lost and len(stored) == expected,
+        note=f"{len(stored)} of {expected} stored; queued in {queued_secs:.1f} s, "
+        f"all stored after {stored_secs:.1f} s ({rate:.0f}/s)",
+    )
+    run.add(
+        "personal",
+        "personal notifications: p99 queue-to-socket latency",
+        lat["p99_ms"],
+        "ms",
+        note=f"p50 {lat['p50_ms']} ms, max {lat['max_ms']} ms; batches of {per_tick} "
+        f"every {tick_secs * 1000:.0f} ms through workers.notify_users",
+    )
+    log(f"personal: {len(stored)} stored, {len(lost)} lost, p99 {lat['p99_ms']} ms")
+
+
+def scenario_storm(run: Run) -> None:
+    """Memory per idle socket (RSS delta) and a storm of simultaneous connects."""
+    sizes = run.sizes
+    client = run.stack.client
+    run.hub_sockets_to(0)
+    run.hub_sockets_to(100)  # warm: threads, database connections, caches
+    pid = run.stack.pid("web")
+    before = rss_kib(pid)
+    auth = [
+        {"user": uid, "token": key}
+        for uid, key in run.tokens[100 : 100 + sizes.storm_sockets]
+    ]
+    reply = client.call(
+        "connect",
+        url=run.hub_url.replace("http", "ws") + HUB_WS_PATH,
+        auth=auth,
+        deflate=True,
+        origin=run.hub_url,
+        concurrency=len(auth),
+        timeout_ms=60000,
+    )
+    run.hub_sockets = 100 + reply["ok"]
+    after = rss_kib(pid)
+    per_socket = (after - before) / reply["ok"] if reply["ok"] else None
+    run.add(
+        "storm",
+        f"connect storm of {sizes.storm_sockets} authenticated sockets: failures",
+        reply["failed"],
+        "connects",
+        target="0",
+        met=reply["failed"] == 0,
+        note=json.dumps(reply["errors"]) if reply["errors"] else "",
+    )
+    run.add(
+        "storm",
+        "connect storm: connects per second",
+        reply["per_sec"],
+        "connects/s",
+        note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once",
+    )
+    run.add(
+        "storm",
+        "server memory per idle socket (RSS delta, client offers permessage-deflate)",
+        per_socket,
+        "KiB",
+        floor=run.extra.get("floor_kib_per_socket"),
+        target="<= 40 KiB",
+        met=per_socket is not None and per_socket <= 40,
+        note=f"web RSS {before} -> {after} KiB over {reply['ok']} sockets",
+    )
+    log(
+        f"storm: {reply['failed']} failed, {reply['per_sec']:.0f}/s, {per_socket} KiB/socket"
+    )
+    run.hub_sockets_to(0)
+
+
+def scenario_celery(run: Run) -> None:
+    """Task-to-socket latency at rest, and publish cost inside the worker."""
+    from django.core.cache import cache
+
+    from bench.tasks import publish_probe
+    from workers.tasks import notify_users
+
+    sizes = run.sizes
+    run.hub_sockets_to(min(100, len(run.tokens)))
+    online = [uid for uid, _ in run.tokens[: run.hub_sockets]]
+    client = run.stack.client
+    client.call("track", on=True)
+    tag = f"bench-celery-{secrets.token_hex(4)}"
+    for i in range(sizes.celery_tasks):
+        notify_users.apply_async(
+            kwargs={
+                "recipient_ids": [online[i % len(online)]],
+                "title": "at rest",
+                "idempotency_key": f"{tag}-{i}",
+                "data": {"sent_at": time.time() * 1000},
+            }
+        )
+        time.sleep(0.05)  # at rest: one task at a time, 20 a second
+    deadline = time.monotonic() + 30
+    while True:
+        report = client.call("track")
+        if report["frames"] >= sizes.celery_tasks or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    client.call("track", stop=True)
+    lat = report["latency"]
+    run.add(
+        "celery",
+        "Celery task to socket latency at rest: p50",
+        lat["p50_ms"],
+        "ms",
+        note=f"{lat['n']} of {sizes.celery_tasks} tasks delivered",
+    )
+    run.add(
+        "celery",
+        "Celery task to socket latency at rest: p99",
+        lat["p99_ms"],
+        "ms",
+        target="< 50 ms",
+        met=lat["p99_ms"] is not None and lat["p99_ms"] < 50,
+    )
+    key = f"bench:probe:{secrets.token_hex(4)}"
+    publish_probe.apply_async(
+        kwargs={"key": key, "user_ids": online, "events": sizes.probe_events}
+    )
+    deadline = time.monotonic() + 120
+    result = None
+    while time.monotonic() < deadline and result is None:
+        result = cache.get(key)
+        time.sleep(0.2)
+    if result is None:
+        raise RuntimeError("publish probe gave no result; see the worker log")
+    run.add(
+        "celery",
+        f"worker publish cost per event, batched ({sizes.probe_events} events, amortised)",
+        result["batched_ms_per_event"],
+        "ms",
+        target="<= 0.2 ms",
+        met=result["batched_ms_per_event"] <= 0.2,
+        note="hub.publish.notifications_created, one pipeline",
+    )
+    run.add(
+        "celery",
+        "worker publish cost per event, one call per event",
+        result["single_ms_per_event"],
+        "ms",
+        note="hub.publish.topic_event per event, long-lived publisher loop",
+    )
+    log(f"celery: p99 {lat['p99_ms']} ms; probe {result}")
+    run.hub_sockets_to(0)
+
+
+_ROWS_SQL = """
+INSERT INTO notifications_notification
+    (recipient_id, title, body, level, category, data, created_at, read_at)
+SELECT CASE WHEN g %% 10 = 0 THEN %(heavy)s ELSE %(first)s + g %% %(users)s END,
+       'bench row ' || g, '', 'info', 'general', '{}'::jsonb,
+       now() - make_interval(secs => %(rows)s - g),
+       CASE WHEN g %% 3 = 0 THEN NULL ELSE now() END
+FROM generate_series(1, %(rows)s) AS g
+"""
+
+
+def scenario_http(run: Run) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        run.skipped["http"] = (
+            "needs PostgreSQL on 127.0.0.1:5432 (1,000,000 rows by generate_series); "
+            "this run used SQLite"
+        )
+        log(f"http skipped: {run.skipped['http']}")
+        return
+    sizes = run.sizes
+    heavy, heavy_token = run.tokens[0]
+    typical, typical_token = run.tokens[1]
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ROWS_SQL,
+            {
+                "heavy": heavy,
+                "first": run.tokens[1][0],
+                "users": len(run.tokens) - 1,
+                "rows": sizes.http_rows,
+            },
+        )
+        cursor.execute("ANALYZE notifications_notification")
+        cursor.execute("SELECT count(*) FROM notifications_notification")
+        total = cursor.fetchone()[0]
+    insert_secs = time.monotonic() - started
+    log(f"http: {total} rows in {insert_secs:.1f} s")
+    client = run.stack.client
+    for who, token in (("heavy", heavy_token), ("typical", typical_token)):
+        from notifications.models import Notification
+
+        owned = Notification.objects.filter(
+            recipient_id=heavy if who == "heavy" else typical
+        ).count()
+        headers = {"Authorization": f"Token {token}"}
+        for label, path, target in (
+            ("unread count", "/api/notifications/unread-count/", 5.0),
+            ("first feed page", "/api/notifications/", 20.0),
+        ):
+            request = {"method": "GET", "url": run.hub_url + path, "headers": headers}
+            client.call("http", request=request, n=20)  # warm the connection and caches
+            reply = client.call("http", request=request, n=sizes.http_requests)
+            run.add(
+                "http",
+                f"{label} p99, {who} user ({owned} rows) of {total} rows",
+                reply["p99_ms"],
+                "ms",
+                target=f"<= {target:g} ms",
+                met=reply["p99_ms"] <= target and set(reply["statuses"]) == {"200"},
+                note=f"p50 {reply['p50_ms']:.2f} ms over {reply['n']} sequential GETs; "
+                f"statuses {reply['statuses']}",
+            )
+    run.extra["http_rows_insert_secs"] = insert_secs
+
+
+# --- reporting --------------------------------------------------------------------
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+    return f"{v:,}"
+
+
+def report(run: Run, started_load, ended_load, seconds: float) -> dict:
+    machine = {
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "load_average_start": started_load,
+        "load_average_end": ended_load,
+        "database": run.stack.env.get("DATABASE_URL", "").split(":", 1)[0],
+    }
+    doc = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "mode": "quick" if run.quick else "full",
+        "seconds": round(seconds, 1),
+        "machine": machine,
+        "procfile_web": _procfile_web(),
+        "figures": [f.__dict__ for f in run.figures],
+        "skipped": run.skipped,
+        "extra": run.extra,
+    }
+    rows = [("figure", "value", "unit", "floor", "target", "met")]
+    for f in run.figures:
+        met = "" if f.met is None else ("yes" if f.met else "NO")
+        rows.append((f.name, _fmt(f.value), f.unit, _fmt(f.floor), f.target or "", met))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print()
+    for i, r in enumerate(rows):
+        print(
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for name, reason in run.skipped.items():
+        print(f"skipped {name}: {reason}")
+    print()
+    print("Each figure's command:")
+    for scenario in dict.fromkeys(f.scenario for f in run.figures):
+        print(f"  {scenario}: {run.command(scenario)}")
+    print(f"machine: {machine}")
+    return doc
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _procfile_web() -> str:
+    from bench.stack import procfile
+
+    return procfile()["web"]
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller counts (~3 min)")
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help="comma-separated scenarios"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the web process during each scenario (bench/results/profile-*)",
+    )
+    parser.add_argument(
+        "--database", default="hub_bench", help="PostgreSQL database to create"
+    )
+    args = parser.parse_args(argv)
+    only = [s for s in args.only.split(",") if s]
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {SCENARIOS}")
+    sizes = QUICK if args.quick else FULL
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    nofile = raise_nofile()
+    started = time.monotonic()
+    load_start = loadavg()
+    log(
+        f"load average at start: {load_start}; open-file limit {nofile}; mode "
+        f"{'quick' if args.quick else 'full'}; scenarios {only}"
+    )
+    log_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    stack = Stack(log_dir, redis_url)
+    run = Run(sizes=sizes, quick=args.quick, stack=stack, profile=args.profile)
+    code = 0
+    try:
+        db = stack.create_database(args.database)
+        log(f"database {db}; logs in {log_dir}")
+        django_setup(stack)
+        seed(run)
+        log(f"seeded {len(run.tokens)} users")
+        client = stack.start_client()
+        if "fanout" in only or "storm" in only:
+            run.floor_url = stack.start_web("floor", app="bench.floor:app")
+            floor_pid = stack.pid("floor")
+            floor = {}
+            if "storm" in only:
+                before = rss_kib(floor_pid)
+                n = min(2000, sizes.storm_sockets)
+                reply = client.call(
+                    "connect",
+                    url=run.floor_url.replace("http", "ws") + "/ws",
+                    auth=[{"user": i} for i in range(n)],
+                    deflate=True,
+                    concurrency=200,
+                )
+                run.extra["floor_kib_per_socket"] = (
+                    rss_kib(floor_pid) - before
+                ) / reply["ok"]
+                client.call("close", keep=0)
+            if "fanout" in only:
+                floor = scenario_floor_fanout(run)
+            stack.stop("floor")
+        run.hub_url = stack.start_web("web")
+        stack.start_worker()
+        log(f"hub at {run.hub_url}")
+        scenarios = {
+            "storm": lambda: scenario_storm(run),
+            "fanout": lambda: scenario_fanout(run, floor),
+            "broadcast": lambda: scenario_broadcast(run),
+            "personal": lambda: scenario_personal(run),
+            "celery": lambda: scenario_celery(run),
+            "http": lambda: scenario_http(run),
+        }
+        for name, scenario in scenarios.items():
+            if name in only:
+                with profiled(run, name):
+                    scenario()
+    except KeyboardInterrupt:
+        log("interrupted; stopping everything")
+        code = 130
+    except Exception as exc:
+        log(f"failed: {exc!r}; logs in {log_dir}")
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        stack.close()
+    load_end = loadavg()
+    log(f"load average at end: {load_end}")
+    doc = report(run, load_start, load_end, time.monotonic() - started)
+    doc["exit"] = code
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / "latest.json"
+    out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    log(f"wrote {out} in {doc['seconds']} s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
