@@ -165,9 +165,19 @@ def profiled(run: Run, scenario: str, process: str = "web"):
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"profile-{scenario}-{process}.txt"
     spy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-         str(run.stack.pid(process)), "--rate", "200", "--format", "raw",
-         "--output", str(out), "--nonblocking"],
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(run.stack.pid(process)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -308,7 +318,8 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
             else None
         )
         log(
-            f"hub fan-out {count}: last {res['last_ms']} ms, floor {fl.get('last_ms')} ms"
+            f"hub fan-out {count}: last {res['last_ms']} ms, "
+            f"floor {fl.get('last_ms')} ms"
         )
         for stat in ("p50_ms", "p99_ms", "last_ms"):
             run.add(
@@ -326,8 +337,8 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
             "x",
             target=target,
             met=(ratio is not None and ratio <= 2.0) if target else None,
-            note=f"{res['missing']} deliveries missing over {run.sizes.fanout_reps} events; "
-            f"lasts {res['reps_last_ms']}",
+            note=f"{res['missing']} deliveries missing over "
+            f"{run.sizes.fanout_reps} events; lasts {res['reps_last_ms']}",
         )
         if count == max(run.sizes.fanout_counts):
             run.add(
@@ -524,7 +535,8 @@ def scenario_storm(run: Run) -> None:
         note=f"web RSS {before} -> {after} KiB over {reply['ok']} sockets",
     )
     log(
-        f"storm: {reply['failed']} failed, {reply['per_sec']:.0f}/s, {per_socket} KiB/socket"
+        f"storm: {reply['failed']} failed, {reply['per_sec']:.0f}/s, "
+        f"{per_socket} KiB/socket"
     )
     run.hub_sockets_to(0)
 
@@ -588,7 +600,8 @@ def scenario_celery(run: Run) -> None:
         raise RuntimeError("publish probe gave no result; see the worker log")
     run.add(
         "celery",
-        f"worker publish cost per event, batched ({sizes.probe_events} events, amortised)",
+        "worker publish cost per event, batched "
+        f"({sizes.probe_events} events, amortised)",
         result["batched_ms_per_event"],
         "ms",
         target="<= 0.2 ms",
@@ -830,7 +843,7 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         code = 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any failure: report, then clean up)
         log(f"failed: {exc!r}; logs in {log_dir}")
         import traceback
 
