@@ -89,17 +89,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so that test servers started as subprocesses share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-elif env.int("DB_POOL_MAX_SIZE", default=8) > 0:
+elif env.int("DB_POOL_MAX_SIZE", default=0) > 0:
     # Django under ASGI runs each request in a thread of its own, so per-thread
     # persistent connections (CONN_MAX_AGE) were a new PostgreSQL connection per
     # request (~10 ms of a ~20 ms unread count, docs/PERFORMANCE.md). A pool
     # per process hands connections back at the end of each request or task.
+    # Off by default: after a database outage the pool reconnects with
+    # exponential backoff (psycopg_pool: 1 s, doubling), so a web process can
+    # stay 503 for tens of seconds after PostgreSQL is back, where persistent
+    # connections recover on the next request (tests/e2e/faults).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
-        # Seconds a request waits for a free connection before failing.
-        "timeout": 10,
+        "max_size": env.int("DB_POOL_MAX_SIZE"),
+        # Seconds a request waits for a connection before failing (503). While
+        # PostgreSQL is down the pool cannot make one and every request waits
+        # this long, /healthz included: keep it short, so an outage shows at once.
+        "timeout": env.float("DB_POOL_TIMEOUT_SECS", default=2.0),
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", 60))
