@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from hub.devstack import free_port, procfile
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = BASE_DIR / "bench"
 START_TIMEOUT_SECS = 60.0
@@ -35,21 +37,6 @@ def raise_nofile() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (BASE_DIR / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if command.strip():
-            entries[name.strip()] = command.strip()
-    return entries
 
 
 def postgres_answers() -> bool:

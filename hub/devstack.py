@@ -39,10 +39,21 @@ def _redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for servers started for a run)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's entries, name -> command: what tests and benches start."""
+    entries = {}
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if command.strip():
+            entries[name.strip()] = command.strip()
+    return entries
 
 
 def _redis_binary() -> str:
@@ -65,7 +76,7 @@ def redis_url() -> Iterator[str]:
     if _redis_answers(*DEFAULT_REDIS):
         yield "redis://{}:{}/0".format(*DEFAULT_REDIS)
         return
-    port = _free_port()
+    port = free_port()
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     binary = _redis_binary()

@@ -15,24 +15,10 @@ import pytest
 from django.db import connection
 
 from hub.celery import app as celery_app
+from hub.devstack import free_port, procfile
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECS = 60.0
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (BASE_DIR / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if command.strip():
-            entries[name.strip()] = command.strip()
-    return entries
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url() -> str:

@@ -20,7 +20,7 @@ def test_redis_url__starts_and_stops_a_private_server_when_none_answers(
     if binary != "on PATH" or not devstack.shutil.which("redis-server"):
         monkeypatch.setattr(devstack.shutil, "which", lambda name: None)
     monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.setattr(devstack, "DEFAULT_REDIS", ("127.0.0.1", devstack._free_port()))
+    monkeypatch.setattr(devstack, "DEFAULT_REDIS", ("127.0.0.1", devstack.free_port()))
 
     with devstack.redis_url() as url:
         client = redis.Redis.from_url(url)
