@@ -43,4 +43,4 @@ chaos: $(VENV)/.dev  ## only the fault and scale-out tests (they also run in `ma
 	$(PY) -m hub.devstack test tests/e2e/faults tests/e2e/scaleout -q $(PYTEST_ARGS)
 
 soak: $(VENV)/.dev  ## 2,000 sockets of mixed traffic for SOAK_SECS (600); not in CI
-	$(PY) -m hub.devstack exec $(PY) tools/soak.py
+	$(PY) -m hub.devstack exec $(PY) -m tools.soak
