@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -176,7 +177,12 @@ def profiled(run: Run, scenario: str, process: str = "web"):
             "raw",
             "--output",
             str(out),
-            "--nonblocking",
+            # --native (C frames too) needs py-spy to pause the process per sample.
+            *(
+                ["--native"]
+                if os.environ.get("BENCH_PROFILE_NATIVE")
+                else ["--nonblocking"]
+            ),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -310,7 +316,11 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
     path = f"/api/topics/{BENCH_TOPIC}/events/"
     for count in run.sizes.fanout_counts:
         connect = run.hub_sockets_to(count)
-        res = _fire_reps(run, run.hub_url, path, run.sizes.fanout_reps, run.hub_sockets)
+        # Profiled per size, and only while events fan out (not while connecting).
+        with profiled(run, f"fanout-{count}"):
+            res = _fire_reps(
+                run, run.hub_url, path, run.sizes.fanout_reps, run.hub_sockets
+            )
         fl = floor.get(count, {})
         ratio = (
             res["last_ms"] / fl["last_ms"]
@@ -774,12 +784,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--database", default="hub_bench", help="PostgreSQL database to create"
     )
+    parser.add_argument(
+        "--fanout-reps",
+        type=int,
+        help="events per fan-out size (the median one is reported); "
+        "more gives steadier figures and longer profiles",
+    )
     args = parser.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
     unknown = set(only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {SCENARIOS}")
     sizes = QUICK if args.quick else FULL
+    if args.fanout_reps:
+        sizes = dataclasses.replace(sizes, fanout_reps=args.fanout_reps)
 
     def interrupted(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -837,7 +855,9 @@ def main(argv: list[str]) -> int:
             "http": lambda: scenario_http(run),
         }
         for name, scenario in scenarios.items():
-            if name in only:
+            if name == "fanout" and name in only:
+                scenario()  # profiles its own fan-out phases
+            elif name in only:
                 with profiled(run, name):
                     scenario()
     except KeyboardInterrupt:
