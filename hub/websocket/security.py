@@ -15,12 +15,14 @@ from uvicorn's log lines (docs/SECURITY.md).
 
 import logging
 import re
+from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
-from channels.auth import AuthMiddlewareStack
+from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
+from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
@@ -171,7 +173,30 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactTicketFilter())
 
 
+class SocketSessionMiddleware(BaseMiddleware):
+    """``scope["session"]`` from the session cookie, read-only.
+
+    channels' SessionMiddleware wraps ``send`` to save a modified session, and
+    it only ever saves on ``http.response.start``, which a WebSocket never
+    sends: on a socket the wrapper is a check on every outgoing frame that
+    can never act (a tenth of a fan-out's CPU, docs/PERFORMANCE.md). Sockets
+    only read the session, to find the user; the store loads on first use.
+    """
+
+    async def __call__(self, scope, receive, send):
+        if "cookies" not in scope:
+            raise ValueError("SocketSessionMiddleware needs CookieMiddleware above.")
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
+        scope = {**scope, "session": store(key)}
+        return await super().__call__(scope, receive, send)
+
+
 def secure(application):
     """Wrap a WebSocket router in the hub's origin and authentication checks."""
     install_log_redaction()
-    return AllowedHostsOrigin(AuthMiddlewareStack(TicketOrTokenAuth(application)))
+    return AllowedHostsOrigin(
+        CookieMiddleware(
+            SocketSessionMiddleware(AuthMiddleware(TicketOrTokenAuth(application)))
+        )
+    )
