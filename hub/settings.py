@@ -148,9 +148,10 @@ CHANNEL_LAYER_HOSTS = channel_layer_hosts(
 
 CHANNEL_LAYERS = {
     "default": {
-        # The pub/sub layer: group membership lives in each web process and is
-        # re-subscribed when Redis comes back, and nothing is dropped at a capacity.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # channels_redis' pub/sub layer: group membership lives in each web process
+        # and is re-subscribed when Redis comes back, and nothing is dropped at a
+        # capacity. The hub's subclass wakes each consumer once per message.
+        "BACKEND": "hub.channel_layer.HubPubSubChannelLayer",
         "CONFIG": {"hosts": CHANNEL_LAYER_HOSTS, "prefix": CHANNEL_LAYER_PREFIX},
     }
 }

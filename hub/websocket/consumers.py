@@ -5,14 +5,19 @@ parsed frame (a dict) and raises :class:`FrameError` for bad input, which become
 ``{"type": "error", "code", "message"}`` while the socket stays open.
 """
 
+import asyncio
+import functools
 import json
 import logging
 import time
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import metrics
+from hub.channel_layer import HubPubSubChannelLayer, Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -115,11 +120,93 @@ def require_str(frame: dict, field: str, *, max_chars: int) -> str:
     return value
 
 
+async def _read_client(inbox: Inbox, receive) -> None:
+    """Put each client message into ``inbox`` as ``(message, handled)`` and wait
+    until the consumer has handled it before reading the next."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            message = await receive()
+        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
+            inbox.put_nowait(exc)
+            return
+        handled = loop.create_future()
+        inbox.put_nowait((message, handled))
+        await handled
+
+
+async def _read_layer(inbox: Inbox, channel_receive) -> None:
+    """Put each message another channel layer delivers into ``inbox``."""
+    while True:
+        try:
+            inbox.put_nowait(await channel_receive())
+        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
+            inbox.put_nowait(exc)
+            return
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     """A JSON-frame WebSocket consumer with the hub's limits and error frames."""
 
     # frame type -> name of the async method handling it
     frame_handlers: dict[str, str] = {"ping": "frame_ping"}
+
+    async def __call__(self, scope, receive, send):
+        """channels' ``AsyncConsumer.__call__`` with one inbox and no per-message Task.
+
+        channels waits on its two sources (the client, the channel layer) with
+        ``asyncio.wait`` and a new Task for every message; in a fan-out to
+        thousands of sockets that bookkeeping cost more than the sends. Here the
+        hub's layer puts this channel's messages straight into an inbox
+        (hub.channel_layer), a reader task adds the client's frames, and this
+        task handles the inbox in arrival order, one message at a time, as
+        channels does. The client's reader waits for each frame to be handled
+        before reading the next, so uvicorn's flow control (it stops reading the
+        socket until the app takes the frame) still holds a fast client back.
+        Another layer (the in-memory one in unit tests) gets a reader too.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(
+            self.channel_layer.receive, self.channel_name
+        )
+        self.base_send = send
+        if isinstance(self.channel_layer, HubPubSubChannelLayer):
+            loop_layer = self.channel_layer.loop_layer()
+            inbox, decode = loop_layer.inbox(self.channel_name), loop_layer.decode
+            readers = [asyncio.create_task(_read_client(inbox, receive))]
+        else:
+            inbox, decode, loop_layer = Inbox(), None, None
+            readers = [
+                asyncio.create_task(_read_client(inbox, receive)),
+                asyncio.create_task(_read_layer(inbox, self.channel_receive)),
+            ]
+        try:
+            while True:
+                item = await inbox.get()
+                if type(item) is bytes:  # from the hub's layer
+                    await self.dispatch(decode(item))
+                elif type(item) is dict:  # from another layer's reader
+                    await self.dispatch(item)
+                elif type(item) is tuple:  # a client frame: (message, handled)
+                    message, handled = item
+                    try:
+                        await self.dispatch(message)
+                    finally:
+                        if not handled.done():
+                            handled.set_result(None)
+                else:  # a reader's exception
+                    raise item
+        except StopConsumer:
+            pass
+        finally:
+            for reader in readers:
+                reader.cancel()
+            # The in-memory layer's reader forgets the channel when cancelled.
+            await asyncio.gather(*readers, return_exceptions=True)
+            if loop_layer is not None:
+                await loop_layer.discard_channel(self.channel_name)
 
     async def dispatch(self, message):
         # channels runs close_old_connections() in a worker thread before every
@@ -177,9 +264,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message})
 
     async def send_frames(self, event: dict) -> None:
-        """Send frames that the publisher already encoded."""
+        """Send frames that the publisher already encoded (the fan-out path:
+        straight to the server's ``send``, past channels' wrappers)."""
+        if self._closed:
+            return
         for text in event["frames"]:
-            await self.send(text_data=text)
+            await self.base_send({"type": "websocket.send", "text": text})
         metrics.FRAMES_DELIVERED.inc(len(event["frames"]))
 
     async def rate_limited(self, window: RateWindow, what: str = "frames") -> bool:
