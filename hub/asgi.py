@@ -1,9 +1,11 @@
 """ASGI entry point: one process serves HTTP and WebSockets.
 
 The lifespan events (sent by uvicorn, not by test communicators) start and stop
-this web process's dashboard flusher (dashboard/telemetry.py).
+this web process's dashboard flusher (dashboard/telemetry.py), and at startup
+move everything loaded so far out of the garbage collector's sight.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -35,6 +37,11 @@ async def lifespan(scope, receive, send) -> None:
         event = await receive()
         if event["type"] == "lifespan.startup":
             telemetry.start(telemetry.KIND_WEB)
+            # Django, the apps and their modules live as long as the process;
+            # frozen, a full collection no longer walks them. Connecting 2,000
+            # sockets ran 8 full collections of 90-300 ms each (every socket
+            # waits meanwhile): 1.8 s in all, 1.1 s frozen (docs/PERFORMANCE.md).
+            gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
             telemetry.stop()
