@@ -401,16 +401,19 @@ def scenario_broadcast(run: Run) -> None:
     accepted_at = b.created_at
     persist_secs = (b.sent_at or last) - accepted_at if count else None
     rate = count / persist_secs.total_seconds() if persist_secs else None
-    after = reply["last_after_response_ms"]
+    # From the POST, not the 202: the live pushes can beat the 202 to the client
+    # (the worker fans out while the web process is still answering), which made
+    # "202 to last delivery" negative.
+    after = reply["last_ms"]
     run.add(
         "broadcast",
         f"broadcast to {sizes.broadcast_subscribers} followers, "
-        f"{sizes.broadcast_connected} connected: 202 to last live delivery",
+        f"{sizes.broadcast_connected} connected: POST to last live delivery",
         after,
         "ms",
         target="<= 1000 ms",
         met=after is not None and after <= 1000 and reply["missing"] == 0,
-        note=f"202 in {reply['response_ms']:.1f} ms; {reply['missing']} of "
+        note=f"202 after {reply['response_ms']:.1f} ms; {reply['missing']} of "
         f"{reply['sockets']} sockets missed it; status {b.status}",
     )
     run.add(
@@ -420,7 +423,7 @@ def scenario_broadcast(run: Run) -> None:
         "rows/s",
         note=f"{count} rows; first {first}, last {last}, sent_at {b.sent_at}",
     )
-    log(f"broadcast: last live {after} ms after 202; {count} rows at {rate} rows/s")
+    log(f"broadcast: last live {after} ms after the POST; {count} rows at {rate} rows/s")
 
 
 def scenario_personal(run: Run) -> None:
