@@ -423,7 +423,7 @@ def scenario_broadcast(run: Run) -> None:
         "rows/s",
         note=f"{count} rows; first {first}, last {last}, sent_at {b.sent_at}",
     )
-    log(f"broadcast: last live {after} ms after the POST; {count} rows at {rate} rows/s")
+    log(f"broadcast: last live {after} ms after the POST; {count} rows, {rate} rows/s")
 
 
 def scenario_personal(run: Run) -> None:
