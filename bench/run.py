@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,7 @@ class Run:
         if n < self.hub_sockets:
             client.call("close", keep=n)
             self.hub_sockets = n
+            self.wait_for_hub_sockets(n)
             return {"failed": 0}
         auth = [
             {"user": uid, "token": key}
@@ -154,6 +156,25 @@ class Run:
         if reply["failed"]:
             print(f"  {reply['failed']} connect(s) failed: {reply['errors']}")
         return reply
+
+    def wait_for_hub_sockets(self, n: int, timeout_secs: float = 120.0) -> None:
+        """Wait until the web process itself counts ``n`` open sockets: closing
+        thousands keeps it busy for seconds (each consumer leaves its groups),
+        and a scenario started meanwhile would time that teardown."""
+        deadline = time.monotonic() + timeout_secs
+        while True:
+            with urllib.request.urlopen(self.hub_url + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+            open_now = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("hub_websockets_open{")
+            )
+            if open_now <= n:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"hub still counts {open_now:.0f} sockets, not {n}")
+            time.sleep(0.2)  # polling the server's own count; no event to wait on
 
 
 @contextlib.contextmanager
