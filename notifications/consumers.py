@@ -12,13 +12,14 @@ from hub.websocket.consumers import (
     require_int,
     require_str,
 )
+from hub.websocket.db import database_read
 from notifications import selectors, services
 from notifications.errors import TopicForbidden, TopicNotFound
 from notifications.models import Notification
 from notifications.serializers import notification_payload
 
 
-@database_sync_to_async
+@database_read
 def _hello(user) -> dict:
     return {
         "type": "hello",
@@ -29,7 +30,7 @@ def _hello(user) -> dict:
     }
 
 
-@database_sync_to_async
+@database_read
 def _after(user_id: int, last_id: int, limit: int) -> list[dict]:
     rows = selectors.notifications_after(user_id=user_id, last_id=last_id, limit=limit)
     return [notification_payload(n) for n in rows]

@@ -19,7 +19,6 @@ from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddleware
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware
@@ -30,6 +29,7 @@ from django.http.request import validate_host
 
 from hub import metrics
 from hub.tickets import aticket_redeem
+from hub.websocket.db import database_read
 
 CLOSE_POLICY = 1008
 
@@ -88,7 +88,7 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-@database_sync_to_async
+@database_read
 def _user_by_id(user_id: int):
     try:
         return get_user_model().objects.get(pk=user_id, is_active=True)
@@ -96,7 +96,7 @@ def _user_by_id(user_id: int):
         return AnonymousUser()
 
 
-@database_sync_to_async
+@database_read
 def _user_by_token(key: str):
     from rest_framework.authtoken.models import Token
 
