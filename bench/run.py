@@ -157,18 +157,27 @@ class Run:
             print(f"  {reply['failed']} connect(s) failed: {reply['errors']}")
         return reply
 
+    def hub_metrics(self) -> dict[str, float]:
+        """The web process's /metrics samples, by name with labels."""
+        with urllib.request.urlopen(self.hub_url + "/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
     def wait_for_hub_sockets(self, n: int, timeout_secs: float = 120.0) -> None:
         """Wait until the web process itself counts ``n`` open sockets: closing
         thousands keeps it busy for seconds (each consumer leaves its groups),
         and a scenario started meanwhile would time that teardown."""
         deadline = time.monotonic() + timeout_secs
         while True:
-            with urllib.request.urlopen(self.hub_url + "/metrics", timeout=10) as r:
-                text = r.read().decode()
             open_now = sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("hub_websockets_open{")
+                value
+                for name, value in self.hub_metrics().items()
+                if name.startswith("hub_websockets_open{")
             )
             if open_now <= n:
                 return
@@ -337,11 +346,13 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
     path = f"/api/topics/{BENCH_TOPIC}/events/"
     for count in run.sizes.fanout_counts:
         connect = run.hub_sockets_to(count)
+        gc_before = run.hub_metrics()
         # Profiled per size, and only while events fan out (not while connecting).
         with profiled(run, f"fanout-{count}"):
             res = _fire_reps(
                 run, run.hub_url, path, run.sizes.fanout_reps, run.hub_sockets
             )
+        gc_after = run.hub_metrics()
         fl = floor.get(count, {})
         ratio = (
             res["last_ms"] / fl["last_ms"]
@@ -370,6 +381,25 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
             met=(ratio is not None and ratio <= 2.0) if target else None,
             note=f"{res['missing']} deliveries missing over "
             f"{run.sizes.fanout_reps} events; lasts {res['reps_last_ms']}",
+        )
+        paused, runs = (
+            sum(
+                gc_after.get(f'{name}{{generation="{g}"}}', 0)
+                - gc_before.get(f'{name}{{generation="{g}"}}', 0)
+                for g in generations
+            )
+            for name, generations in (
+                ("hub_gc_pause_seconds_total", (0, 1, 2)),
+                ("hub_gc_pauses_total", (2,)),
+            )
+        )
+        run.add(
+            "fanout",
+            f"web process stopped by garbage collection over the {count} fan-outs",
+            paused * 1000,
+            "ms",
+            note=f"{runs:.0f} full collections in {run.sizes.fanout_reps} events "
+            "(hub_gc_pause_seconds_total, all generations)",
         )
         if count == max(run.sizes.fanout_counts):
             run.add(

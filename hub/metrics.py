@@ -4,9 +4,12 @@ The dashboard's flusher (dashboard/telemetry.py) reads these once a second and
 writes the deltas to Redis, so the hot path only ever touches process memory.
 """
 
+import gc
+import time
 from collections import deque
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 # Most recent publish latencies (seconds per message) kept for the dashboard's
 # percentiles; the flusher drains them every DASHBOARD_FLUSH_SECS, so this bounds
@@ -48,3 +51,57 @@ TASKS_FAILED = Counter("hub_tasks_failed_total", "Celery tasks that raised")
 ERROR_FRAMES = Counter(
     "hub_error_frames_total", "Error frames sent to clients", ["code"]
 )
+
+
+class GarbageCollectorPauses:
+    """How long the garbage collector has stopped this process, per generation.
+
+    Every socket of a web process waits while a collection runs; with thousands
+    open a full one took over a second (docs/PERFORMANCE.md). The callback only
+    adds to plain numbers (taking a metric's lock inside the collector could
+    deadlock a thread that already holds it); Prometheus reads them at scrape
+    time as ``hub_gc_pause_seconds_total``, ``hub_gc_pauses_total`` and
+    ``hub_gc_pause_longest_seconds``.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        paused = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.seconds[generation] += paused
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], paused)
+
+    def collect(self):
+        seconds = CounterMetricFamily(
+            "hub_gc_pause_seconds",
+            "Time garbage collections stopped this process",
+            labels=["generation"],
+        )
+        count = CounterMetricFamily(
+            "hub_gc_pauses", "Garbage collections run", labels=["generation"]
+        )
+        longest = GaugeMetricFamily(
+            "hub_gc_pause_longest_seconds",
+            "Longest garbage collection since the process started",
+            labels=["generation"],
+        )
+        for generation in range(3):
+            label = [str(generation)]
+            seconds.add_metric(label, self.seconds[generation])
+            count.add_metric(label, self.count[generation])
+            longest.add_metric(label, self.longest[generation])
+        return [seconds, count, longest]
+
+
+GC_PAUSES = GarbageCollectorPauses()
+gc.callbacks.append(GC_PAUSES.on_gc)
+REGISTRY.register(GC_PAUSES)

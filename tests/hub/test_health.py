@@ -35,3 +35,23 @@ def test_metrics__prometheus_text(client):
 
     assert response.status_code == 200
     assert b"hub_websockets_open" in response.content
+
+
+def _sample(text: str, name: str) -> float:
+    [line] = [row for row in text.splitlines() if row.startswith(name + " ")]
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics__count_and_time_full_garbage_collections(client):
+    import gc
+
+    before = client.get("/metrics").content.decode()
+    gc.collect()
+    after = client.get("/metrics").content.decode()
+
+    full = '{generation="2"}'
+    runs = _sample(after, "hub_gc_pauses_total" + full)
+    assert runs >= _sample(before, "hub_gc_pauses_total" + full) + 1
+    paused = _sample(after, "hub_gc_pause_seconds_total" + full)
+    assert paused > _sample(before, "hub_gc_pause_seconds_total" + full)
+    assert _sample(after, "hub_gc_pause_longest_seconds" + full) > 0
