@@ -98,6 +98,7 @@ function openOne(url, auth, opts) {
     ws.on("error", (e) => finish(e.code || e.message || "error"));
     ws.on("close", (code) => {
       sock.closed = true;
+      sock.closeCode = code;
       finish("closed " + code);
     });
     ws.on("unexpected-response", (req, res) => {
@@ -248,7 +249,11 @@ function cmdTrack(c) {
   }
   const s = summary(tracking.latencies);
   if (c.stop) tracking = null;
-  return { frames, latency: s, received };
+  // Sockets the server or the network closed (code by user): what they missed
+  // is not lost, a real client resumes it.
+  const closed = {};
+  for (const sock of sockets) if (sock.closed) closed[sock.user] = sock.closeCode;
+  return { frames, latency: s, received, closed };
 }
 
 const commands = {

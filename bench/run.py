@@ -524,6 +524,14 @@ def scenario_personal(run: Run) -> None:
         time.sleep(0.5)
     client.call("track", stop=True)
     lost = stored - got
+    closed = {int(u): code for u, code in report.get("closed", {}).items()}
+    lost_closed = {(u, i) for u, i in lost if u in closed}
+    if lost:
+        sample = sorted(lost)[:10]
+        log(
+            f"personal: lost {len(lost)} (to closed sockets {len(lost_closed)}, "
+            f"codes {sorted(set(closed.values()))}); e.g. {sample}"
+        )
     rate = len(stored) / stored_secs
     lat = report["latency"]
     run.add(
@@ -535,7 +543,8 @@ def scenario_personal(run: Run) -> None:
         target="0",
         met=not lost and len(stored) == expected,
         note=f"{len(stored)} of {expected} stored; queued in {queued_secs:.1f} s, "
-        f"all stored after {stored_secs:.1f} s ({rate:.0f}/s)",
+        f"all stored after {stored_secs:.1f} s ({rate:.0f}/s); {len(lost_closed)} of "
+        f"the lost were to {len(closed)} sockets that closed meanwhile",
     )
     run.add(
         "personal",
