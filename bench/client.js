@@ -16,6 +16,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 let sockets = []; // {ws, user, open, got: Map-or-null}
 let waiter = null; // {match, pending, times, resolve}
+let requested = 0; // sockets asked for so far: each socket's seq
 let tracking = null; // {received: Map(user -> ids), latencies: []}
 
 function pct(sorted, p) {
@@ -119,8 +120,10 @@ async function cmdConnect(c) {
   async function lane() {
     while (next < c.auth.length) {
       const auth = c.auth[next++];
+      const seq = requested++;
       const r = await openOne(c.url, auth, opts);
       if (r.sock) {
+        r.sock.seq = seq;
         sockets.push(r.sock);
         ok++;
       } else {
@@ -137,7 +140,10 @@ async function cmdConnect(c) {
 }
 
 async function cmdClose(c) {
+  // Keep the first `keep` sockets in the order they were asked for (the bench
+  // keeps users 0..keep-1), not the order their handshakes finished in.
   const keep = c.keep || 0;
+  sockets.sort((a, b) => a.seq - b.seq);
   const closing = sockets.slice(keep);
   sockets = sockets.slice(0, keep);
   await Promise.all(
