@@ -235,7 +235,6 @@ class HubConsumer(AsyncWebsocketConsumer):
         metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
 
-
     @property
     def metrics_path(self) -> str:
         return type(self).__name__
