@@ -342,6 +342,17 @@ def scenario_floor_fanout(run: Run) -> dict[int, dict]:
     return floor
 
 
+def _metric_delta(
+    before: dict[str, float],
+    after: dict[str, float],
+    name: str,
+    generations: tuple[int, ...] = (0, 1, 2),
+) -> float:
+    """How much a per-generation GC metric grew between two /metrics samples."""
+    keys = [f'{name}{{generation="{g}"}}' for g in generations]
+    return sum(after.get(key, 0) - before.get(key, 0) for key in keys)
+
+
 def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
     path = f"/api/topics/{BENCH_TOPIC}/events/"
     for count in run.sizes.fanout_counts:
@@ -382,17 +393,8 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
             note=f"{res['missing']} deliveries missing over "
             f"{run.sizes.fanout_reps} events; lasts {res['reps_last_ms']}",
         )
-        paused, runs = (
-            sum(
-                gc_after.get(f'{name}{{generation="{g}"}}', 0)
-                - gc_before.get(f'{name}{{generation="{g}"}}', 0)
-                for g in generations
-            )
-            for name, generations in (
-                ("hub_gc_pause_seconds_total", (0, 1, 2)),
-                ("hub_gc_pauses_total", (2,)),
-            )
-        )
+        paused = _metric_delta(gc_before, gc_after, "hub_gc_pause_seconds_total")
+        runs = _metric_delta(gc_before, gc_after, "hub_gc_pauses_total", (2,))
         run.add(
             "fanout",
             f"web process stopped by garbage collection over the {count} fan-outs",
@@ -918,9 +920,11 @@ def main(argv: list[str]) -> int:
             "http": lambda: scenario_http(run),
         }
         for name, scenario in scenarios.items():
-            if name == "fanout" and name in only:
+            if name not in only:
+                continue
+            if name == "fanout":
                 scenario()  # profiles its own fan-out phases
-            elif name in only:
+            else:
                 with profiled(run, name):
                     scenario()
     except KeyboardInterrupt:

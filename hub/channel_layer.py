@@ -14,7 +14,7 @@ the layer's messages and its client's frames alike, so a group message wakes
 each consumer once. ``receive()`` still works as channels documents it.
 
 Decoding is shared too: one group message is one bytes object put into every
-member's inbox, so :meth:`HubPubSubChannelLayer.decode` decodes it once and
+member's inbox, so :meth:`HubPubSubLoopLayer.decode` decodes it once and
 hands each consumer its own shallow copy.
 """
 
@@ -54,9 +54,6 @@ class Inbox:
             finally:
                 self._waiter = None
         return self._items.popleft()
-
-    def qsize(self) -> int:
-        return len(self._items)
 
     def empty(self) -> bool:
         return not self._items

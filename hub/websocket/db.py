@@ -12,7 +12,7 @@ def database_read(func):
     default thread pool instead, each thread with its own persistent
     connection (channels closes stale ones around each call); writes stay on
     the shared thread. Connect storm of 1,000 (quick bench): 100-124 sockets
-    a second before, 121-140 after; PostgreSQL on the same 2 cores is the
+    a second before, 121-162 after; PostgreSQL on the same 2 cores is the
     limit now (a health-check ``SELECT 1`` and four queries per socket).
     """
     return database_sync_to_async(func, thread_sensitive=False)
