@@ -5,13 +5,14 @@ this web process's dashboard flusher (dashboard/telemetry.py), and at startup
 move everything loaded so far out of the garbage collector's sight.
 """
 
+import asyncio
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+from hub.handlers import get_http_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
-http_application = get_asgi_application()  # sets Django up before app imports
+http_application = get_http_application()  # sets Django up before app imports
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
@@ -32,7 +33,7 @@ websocket_routes = [
 
 
 async def lifespan(scope, receive, send) -> None:
-    """Start the dashboard flusher with the server; forget this process at exit."""
+    """Start the dashboard flusher with the server; at exit stop it, close the DB."""
     while True:
         event = await receive()
         if event["type"] == "lifespan.startup":
@@ -50,6 +51,7 @@ async def lifespan(scope, receive, send) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
             telemetry.stop()
+            await asyncio.to_thread(http_application.close_connections)
             await send({"type": "lifespan.shutdown.complete"})
             return
 

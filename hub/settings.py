@@ -90,11 +90,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that test servers started as subprocesses share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 elif env.int("DB_POOL_MAX_SIZE", default=0) > 0:
-    # Django under ASGI runs each request in a thread of its own, so per-thread
-    # persistent connections (CONN_MAX_AGE) were a new PostgreSQL connection per
-    # request (~10 ms of a ~20 ms unread count, docs/PERFORMANCE.md). A pool
-    # per process hands connections back at the end of each request or task.
-    # Off by default: after a database outage the pool reconnects with
+    # A pool per process hands connections back at the end of each request or
+    # task. Off by default: HTTP requests run on a fixed set of threads
+    # (HTTP_THREADS below, hub/handlers.py), each with a persistent connection,
+    # which is as fast; and after a database outage the pool reconnects with
     # exponential backoff (psycopg_pool: 1 s, doubling), so a web process can
     # stay 503 for tens of seconds after PostgreSQL is back, where persistent
     # connections recover on the next request (tests/e2e/faults).
@@ -112,6 +111,11 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Threads of a web process that run HTTP requests (middleware and views), each
+# keeping one persistent database connection: at most this many requests are
+# in a view at once per process, and this many connections held for them.
+HTTP_THREADS = env.int("HTTP_THREADS", default=8)
 
 # --- Redis: channel layer, cache, broker ----------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
