@@ -98,13 +98,12 @@ def _user_by_id(user_id: int):
 
 @database_read
 def _user_by_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from hub.authentication import token_lookup
 
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
+    token = token_lookup(key)
+    if token is None or not token.user.is_active:
         return AnonymousUser()
-    return token.user if token.user.is_active else AnonymousUser()
+    return token.user
 
 
 # What ticket_issue makes (secrets.token_urlsafe); anything else is not looked up.
