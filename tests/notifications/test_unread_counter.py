@@ -156,6 +156,16 @@ def test_counter__deleting_the_user_cascades(alice, bob):
     assert_counters_match_rows()
 
 
+def test_counter__rows_deleted_after_their_counter_row_leave_no_row(alice):
+    services.notify(recipients=[alice], title="a")
+    # A user's cascade may remove the counter row before the notifications.
+    UnreadCount.objects.filter(user_id=alice.pk).delete()
+
+    Notification.objects.filter(recipient=alice).delete()
+
+    assert not UnreadCount.objects.filter(user_id=alice.pk).exists()
+
+
 def test_counter__read_at_back_to_null_is_unread_again(alice):
     n = services.notify(recipients=[alice], title="a")[0]
     services.notifications_mark_all_read(user_id=alice.pk)
