@@ -168,6 +168,36 @@ class Notification(models.Model):
             super().save(*args, **kwargs)
 
 
+class UnreadCount(models.Model):
+    """How many unread notifications a user has, kept by database triggers.
+
+    Migration 0003 installs triggers on ``notifications_notification`` that move
+    this number on every insert, update and delete, whoever writes (services,
+    admin, cascades, raw SQL): no Python code writes it, and reading it is one
+    primary-key lookup instead of counting up to every row the user has. No row
+    means 0. docs/ARCHITECTURE.md says why triggers.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        help_text="Whose count it is.",
+    )
+    # Not PositiveBigIntegerField: PostgreSQL checks a CHECK constraint on the
+    # row an upsert proposes (count + delta lives only in DO UPDATE), so a
+    # negative delta would be refused before it could be added.
+    unread = models.BigIntegerField(
+        default=0,
+        help_text="Notifications with read_at and archived_at both empty "
+        "(written by triggers only).",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.unread} unread"
+
+
 class Broadcast(models.Model):
     """One message to many: a topic's subscribers, or everyone.
 
