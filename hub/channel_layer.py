@@ -13,6 +13,11 @@ layer's reader appends the raw message to every member's inbox, and
 the layer's messages and its client's frames alike, so a group message wakes
 each consumer once. ``receive()`` still works as channels documents it.
 
+A consumer that is idle (waiting on an empty inbox) may take a layer message
+on the spot: if it set :attr:`Inbox.handle_now`, the layer's reader calls it
+instead of waking the consumer's task, and only what it could not finish there
+goes into the inbox (hub.websocket.consumers, ``HubConsumer.inline_events``).
+
 Decoding is shared too: one group message is one bytes object put into every
 member's inbox, so :meth:`HubPubSubLoopLayer.decode` decodes it once and
 hands each consumer its own shallow copy.
@@ -20,6 +25,7 @@ hands each consumer its own shallow copy.
 
 import asyncio
 import collections
+from collections.abc import Callable
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from channels_redis.utils import _wrap_close
@@ -31,18 +37,42 @@ class Inbox:
     The layer puts raw messages (``bytes``); a consumer also puts its client's
     frames. ``get()`` is for one waiting task at a time, as a channel has one
     consumer.
+
+    ``handle_now``, if a consumer sets it, is called with a raw message put
+    while that task waits on an empty inbox (the consumer is idle, so nothing
+    is ahead of the message and no handler is running). It returns ``None`` if
+    it handled the message, else the item to queue instead (it must not
+    raise): the consumer's task is woken for that as for any other. While it
+    runs, the inbox counts as busy, so whatever is put meanwhile queues behind
+    that item.
     """
 
-    __slots__ = ("_items", "_loop", "_waiter")
+    __slots__ = ("_busy", "_items", "_loop", "_waiter", "handle_now")
 
     def __init__(self) -> None:
         self._items: collections.deque = collections.deque()
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future | None = None
+        self._busy = False
+        self.handle_now: Callable[[bytes], object] | None = None
 
     def put_nowait(self, item) -> None:
-        self._items.append(item)
         waiter = self._waiter
+        idle = waiter is not None and not waiter.done() and not self._busy
+        if idle and self.handle_now is not None and type(item) is bytes:
+            self._busy = True
+            try:
+                item = self.handle_now(item)
+            finally:
+                self._busy = False
+            if item is not None:  # ahead of anything put while it ran
+                self._items.appendleft(item)
+            if not self._items:
+                return
+        else:
+            self._items.append(item)
+            if self._busy:  # woken, if need be, once handle_now returns
+                return
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 

@@ -45,6 +45,10 @@ class NotificationConsumer(HubConsumer):
         "subscribe": "frame_subscribe",
         "unsubscribe": "frame_unsubscribe",
     }
+    # subscription.changed joins or leaves a group first: it waits on Redis.
+    inline_events = frozenset(
+        {groups.NOTIFICATION_CREATED, groups.NOTIFICATION_READ, groups.TOPIC_EVENT}
+    )
 
     async def connect(self) -> None:
         user = self.scope.get("user")

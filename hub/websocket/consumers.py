@@ -145,11 +145,52 @@ async def _read_layer(inbox: Inbox, channel_receive) -> None:
             return
 
 
+class _Unfinished:
+    """A handler the layer's reader started (``HubConsumer.handle_now``) that has
+    to wait: the server stopped writing to a client that reads slowly. The
+    consumer's own task awaits the rest, so the reader goes on to the group's
+    other sockets meanwhile."""
+
+    __slots__ = ("_coro", "_waiting_on")
+
+    def __init__(self, coro, waiting_on) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self):
+        # ``yield from`` for a coroutine already started elsewhere: hand what it
+        # waits on to this task, and send or throw back what the task got.
+        coro, waiting_on = self._coro, self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 (a cancel, thrown in)
+                try:
+                    waiting_on = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting_on = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     """A JSON-frame WebSocket consumer with the hub's limits and error frames."""
 
     # frame type -> name of the async method handling it
     frame_handlers: dict[str, str] = {"ping": "frame_ping"}
+    # Channel-layer event types whose handler only checks this consumer's state
+    # and sends frames the publisher encoded (``send_frames``): while the socket
+    # is accepted and the consumer idle, the layer's reader runs the handler
+    # itself (``handle_now``) rather than waking this consumer's task for it.
+    # A fan-out to thousands of sockets then costs no task wake-up per socket.
+    # No database, no await but the send: the handler runs in the reader's task.
+    inline_events: frozenset[str] = frozenset()
 
     async def __call__(self, scope, receive, send):
         """channels' ``AsyncConsumer.__call__`` with one inbox and no per-message Task.
@@ -164,6 +205,10 @@ class HubConsumer(AsyncWebsocketConsumer):
         before reading the next, so uvicorn's flow control (it stops reading the
         socket until the app takes the frame) still holds a fast client back.
         Another layer (the in-memory one in unit tests) gets a reader too.
+
+        While this task waits on an empty inbox, the layer's reader handles the
+        ``inline_events`` itself (``handle_now``), and queues here only what
+        it could not finish: a fan-out then wakes no task per socket.
         """
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
@@ -175,6 +220,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         if isinstance(self.channel_layer, HubPubSubChannelLayer):
             loop_layer = self.channel_layer.loop_layer()
             inbox, decode = loop_layer.inbox(self.channel_name), loop_layer.decode
+            self._inbox, self._decode = inbox, decode
             readers = [asyncio.create_task(_read_client(inbox, receive))]
         else:
             inbox, decode, loop_layer = Inbox(), None, None
@@ -196,11 +242,14 @@ class HubConsumer(AsyncWebsocketConsumer):
                     finally:
                         if not handled.done():
                             handled.set_result(None)
+                elif type(item) is _Unfinished:  # started by handle_now
+                    await item
                 else:  # a reader's exception
                     raise item
         except StopConsumer:
             pass
         finally:
+            inbox.handle_now = None
             for reader in readers:
                 reader.cancel()
             # The in-memory layer's reader forgets the channel when cancelled.
@@ -223,6 +272,30 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    def handle_now(self, raw: bytes):
+        """Handle a layer message in the layer's reader, the consumer being idle
+        (hub.channel_layer.Inbox): ``None`` if done, else what this consumer's
+        task must still handle, in the inbox's order.
+
+        A handler that would wait (the server's ``send`` when the client reads
+        slowly) is handed to this consumer's task as it stands, and so is an
+        error it raises (a send to a closed socket): the task raises it, as if
+        it had run the handler itself.
+        """
+        try:
+            message = self._decode(raw)
+            handler = self._inline_handlers.get(message.get("type"))
+            if handler is None:
+                return message  # the task dispatches it
+            coro = handler(message)
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration:
+                return None
+            return _Unfinished(coro, waiting_on)
+        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
+            return exc
+
     async def websocket_connect(self, message):
         self.frame_rate = RateWindow(settings.WS_RATE_LIMIT_PER_MIN)
         self._accepted = False
@@ -232,6 +305,13 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self._accepted = True
+        inbox = getattr(self, "_inbox", None)  # only on the hub's layer
+        if inbox is not None and self.inline_events:
+            self._inline_handlers = {
+                kind: getattr(self, kind.replace(".", "_"))
+                for kind in self.inline_events
+            }
+            inbox.handle_now = self.handle_now
         metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
 
@@ -250,6 +330,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         # and frames still queued (group events, a flood past 4429) are moot.
         if not self._closed:
             self._closed = True
+            inbox = getattr(self, "_inbox", None)
+            if inbox is not None:
+                inbox.handle_now = None
             await super().close(code=code, reason=reason)
 
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:

@@ -5,13 +5,16 @@ layer only where the consumer's path for other layers is under test.
 """
 
 import asyncio
+import json
 
 import pytest
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.test import override_settings
 
-from hub import groups
+from hub import groups, metrics, publish
 from hub.channel_layer import HubPubSubChannelLayer, Inbox
+from hub.websocket.consumers import CLOSE_TOO_BIG
 from tests.conftest import communicator, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,3 +153,213 @@ async def test_consumer__on_another_layer_still_gets_group_messages(alice):
         await comm.disconnect()
     finally:
         channel_layers.backends.clear()
+
+
+# --- group messages handled in the layer's reader (HubConsumer.inline_events) ---
+
+
+class Server:
+    """The server's side of one socket, for a consumer run without one.
+
+    The client's messages come from a queue; every frame sent is recorded with
+    the task that made the send. ``pause()`` makes sends wait, as uvicorn's do
+    while a slow client leaves the transport's buffer full; ``held`` is set
+    once a send waits.
+    """
+
+    def __init__(self, user) -> None:
+        self.scope = {
+            "type": "websocket",
+            "path": "/ws/notifications/",
+            "headers": [],
+            "query_string": b"",
+            "subprotocols": [],
+            "user": user,
+        }
+        self.incoming: asyncio.Queue = asyncio.Queue()
+        self.frames: asyncio.Queue = asyncio.Queue()  # (message, task) per send
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.held = asyncio.Event()
+        self.fail_with: Exception | None = None
+        self.task: asyncio.Task | None = None
+
+    async def receive(self) -> dict:
+        return await self.incoming.get()
+
+    async def send(self, message: dict) -> None:
+        if self.fail_with is not None and message["type"] == "websocket.send":
+            raise self.fail_with
+        if not self.writable.is_set():
+            self.held.set()
+            await self.writable.wait()
+        self.frames.put_nowait((message, asyncio.current_task()))
+
+    def client_sends(self, text: str) -> None:
+        self.incoming.put_nowait({"type": "websocket.receive", "text": text})
+
+    def pause(self) -> None:
+        self.writable.clear()
+        self.held.clear()
+
+    async def next(self) -> tuple[dict, asyncio.Task]:
+        """The next message sent, and the task that sent it."""
+        return await asyncio.wait_for(self.frames.get(), timeout=3)
+
+    async def next_text(self) -> str:
+        message, _ = await self.next()
+        return message["text"]
+
+
+async def _served(user) -> tuple[Server, str]:
+    """A NotificationConsumer of ``user`` past its hello, and its channel."""
+    from notifications.consumers import NotificationConsumer
+
+    layer = get_channel_layer()
+    before = set(layer.loop_layer().channels)
+    server = Server(user)
+    app = NotificationConsumer.as_asgi()
+    server.task = asyncio.create_task(app(server.scope, server.receive, server.send))
+    server.incoming.put_nowait({"type": "websocket.connect"})
+    assert (await server.next())[0]["type"] == "websocket.accept"
+    assert '"hello"' in await server.next_text()
+    [channel] = set(layer.loop_layer().channels) - before
+    return server, channel
+
+
+async def _disconnect(server: Server) -> None:
+    server.writable.set()
+    server.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(server.task, timeout=3)
+
+
+def _event(seq: int) -> dict:
+    return publish.message(groups.TOPIC_EVENT, [{"type": "event", "seq": seq}])
+
+
+def _seq(message: dict) -> int:
+    return json.loads(message["text"])["seq"]
+
+
+async def test_consumer__idle_is_sent_group_events_by_the_layers_reader(alice):
+    server, _ = await _served(alice)
+
+    await publish.asend(groups.user(alice.pk), _event(1))
+    message, sender = await server.next()
+
+    assert _seq(message) == 1
+    assert sender is not server.task  # no wake-up of the consumer's task
+    await _disconnect(server)
+
+
+async def test_consumer__events_keep_their_order_across_a_held_send(alice):
+    held, _ = await _served(alice)
+    marker, _ = await _served(alice)  # in the same group, never held
+    group = groups.user(alice.pk)
+    held.pause()
+
+    await publish.asend(group, _event(0))  # starts in the reader, then waits
+    await asyncio.wait_for(held.held.wait(), timeout=3)
+    for seq in (1, 2):
+        await publish.asend(group, _event(seq))
+    held.client_sends('{"type":"ping"}')
+    await publish.asend(group, _event(3))
+    # The reader puts a message into every member's inbox in one go: once the
+    # marker has 3, the held socket's inbox has it too, behind 0, 1 and 2.
+    assert [_seq((await marker.next())[0]) for _ in range(4)] == [0, 1, 2, 3]
+    held.writable.set()
+
+    got = [await held.next() for _ in range(5)]
+    texts = [json.loads(message["text"]) for message, _ in got]
+    assert [t["seq"] for t in texts if t["type"] == "event"] == [0, 1, 2, 3]
+    assert {"type": "pong"} in texts
+    assert all(sender is held.task for _, sender in got)  # queued for its task
+
+    # Idle again: the next event is handled in the reader once more.
+    await publish.asend(group, _event(4))
+    message, sender = await held.next()
+    assert _seq(message) == 4
+    assert sender is not held.task
+    for server in (held, marker):
+        await _disconnect(server)
+
+
+async def test_consumer__a_held_socket_does_not_delay_the_group(alice):
+    slow = [(await _served(alice))[0] for _ in range(3)]
+    fast = [(await _served(alice))[0] for _ in range(3)]
+    for server in slow:
+        server.pause()
+
+    for seq in range(3):
+        await publish.asend(groups.user(alice.pk), _event(seq))
+
+    for server in fast:
+        assert [_seq((await server.next())[0]) for _ in range(3)] == [0, 1, 2]
+    for server in slow:
+        await asyncio.wait_for(server.held.wait(), timeout=3)
+        assert server.frames.empty()
+        server.writable.set()
+        assert [_seq((await server.next())[0]) for _ in range(3)] == [0, 1, 2]
+    for server in slow + fast:
+        await _disconnect(server)
+
+
+async def test_consumer__resume_skips_a_replayed_notification_pushed_later(alice):
+    from notifications.models import Notification
+
+    replayed = await Notification.objects.acreate(recipient=alice, title="missed")
+    server, _ = await _served(alice)
+    server.client_sends('{"type":"resume","last_id":0}')
+    assert json.loads(await server.next_text())["notification"]["id"] == replayed.pk
+    assert json.loads(await server.next_text())["type"] == "resumed"
+    delivered = metrics.NOTIFICATIONS_DELIVERED._value.get()
+
+    for notification_id in (replayed.pk, replayed.pk + 1):
+        frame = {"type": "notification", "notification": {"id": notification_id}}
+        await publish.asend(
+            groups.user(alice.pk),
+            publish.message(groups.NOTIFICATION_CREATED, [frame], id=notification_id),
+        )
+
+    message, sender = await server.next()
+    assert json.loads(message["text"])["notification"]["id"] == replayed.pk + 1
+    assert sender is not server.task
+    assert metrics.NOTIFICATIONS_DELIVERED._value.get() == delivered + 1
+    await _disconnect(server)
+
+
+async def test_consumer__closed_is_sent_nothing_more_in_a_fan_out(alice):
+    closing, _ = await _served(alice)
+    other, _ = await _served(alice)
+    group = groups.user(alice.pk)
+
+    closing.client_sends("x" * (settings.WS_MAX_FRAME_BYTES + 1))
+    closed, _ = await closing.next()
+    assert (closed["type"], closed["code"]) == ("websocket.close", CLOSE_TOO_BIG)
+    await publish.asend(group, _event(1))
+    assert _seq((await other.next())[0]) == 1
+    await _disconnect(closing)  # handles, in order, the event then the disconnect
+
+    assert closing.frames.empty()
+    assert closing.task.exception() is None
+    await _disconnect(other)
+
+
+async def test_consumer__a_failed_send_ends_that_consumer_only(alice):
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    failing, channel = await _served(alice)
+    others = [(await _served(alice))[0] for _ in range(3)]
+    failing.fail_with = ClientDisconnected()
+    group = groups.user(alice.pk)
+
+    await publish.asend(group, _event(1))
+    with pytest.raises(ClientDisconnected):  # as when its own task sends
+        await asyncio.wait_for(failing.task, timeout=3)
+    await publish.asend(group, _event(2))
+
+    for server in others:
+        assert [_seq((await server.next())[0]) for _ in range(2)] == [1, 2]
+    assert channel not in get_channel_layer().loop_layer().channels
+    for server in others:
+        await _disconnect(server)

@@ -30,6 +30,13 @@ def test_event_types__notification_consumer_handles_its_events():
         assert callable(getattr(NotificationConsumer, event_type.replace(".", "_")))
 
 
+def test_event_types__inline_ones_are_known_and_handled():
+    assert NotificationConsumer.inline_events  # topic events fan out through it
+    for event_type in NotificationConsumer.inline_events:
+        assert event_type in groups.EVENT_TYPES
+        assert callable(getattr(NotificationConsumer, event_type.replace(".", "_")))
+
+
 def test_message__unknown_event_type_refused():
     with pytest.raises(ValueError, match="unknown event type"):
         publish.message("notification.exploded", [])
