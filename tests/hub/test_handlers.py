@@ -5,6 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.core.signals import request_finished
 from django.db.backends.signals import connection_created
 
@@ -20,6 +21,13 @@ def handler():
     handler = HubASGIHandler()
     yield handler
     handler.close_connections()
+
+
+@pytest.fixture(scope="module")
+def collected_static():
+    """STATIC_ROOT filled, as the Procfile's release step does: with DEBUG off
+    WhiteNoise serves only what is there when the handler is built."""
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture
@@ -112,7 +120,7 @@ async def test_errors__are_json(http, alice, staff):
         assert "detail" in response.json() or "error" in response.json()
 
 
-async def test_static_file__streamed_whole_and_finished(http):
+async def test_static_file__streamed_whole_and_finished(collected_static, http):
     finished = []
 
     def record(sender, **kwargs):
