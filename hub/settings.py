@@ -112,6 +112,10 @@ elif env.int("DB_POOL_MAX_SIZE", default=0) > 0:
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", 60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with a health check that skips its SELECT 1 when the
+    # connection's socket shows the server has not closed it (hub/db/postgresql).
+    DATABASES["default"]["ENGINE"] = "hub.db.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
