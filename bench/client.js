@@ -228,19 +228,6 @@ async function cmdFire(c) {
   };
 }
 
-async function cmdHttp(c) {
-  // c.n sequential requests on a keep-alive connection; latency percentiles.
-  const times = [];
-  const statuses = {};
-  for (let i = 0; i < c.n; i++) {
-    const t = nowMs();
-    const res = await request(c.request);
-    times.push(nowMs() - t);
-    statuses[res.status] = (statuses[res.status] || 0) + 1;
-  }
-  return { ...summary(times), statuses };
-}
-
 function cmdTrack(c) {
   if (c.stop && !tracking) return { frames: 0 };
   if (c.on) {
@@ -266,7 +253,6 @@ const commands = {
   connect: cmdConnect,
   close: cmdClose,
   fire: cmdFire,
-  http: cmdHttp,
   track: cmdTrack,
   open: async () => ({ open: sockets.filter((s) => !s.closed).length }),
 };
