@@ -161,10 +161,11 @@ export class Bell {
     this.setUnread(parseInt(this.count.textContent, 10) || 0);
     this.bindUi();
     this.socket.addEventListener("frame", (e) => this.onFrame(e.detail));
-    this.socket.addEventListener("state", (e) => this.showState(e.detail));
+    // "close" comes before the "state" it leads to, which then says why.
     this.socket.addEventListener("close", (e) => {
-      if (e.detail.final && e.detail.code === 4401) this.showState("closed", "Signed out: log in again");
+      this.signedOut = e.detail.final && e.detail.code === 4401;
     });
+    this.socket.addEventListener("state", (e) => this.showState(e.detail));
     this.socket.start();
   }
 
@@ -264,10 +265,11 @@ export class Bell {
     if (this.options.titleCount) document.title = n ? `(${n}) ${this.baseTitle}` : this.baseTitle;
   }
 
-  showState(state, text) {
+  showState(state) {
     if (!this.conn) return;
     this.conn.dataset.state = state;
-    this.conn.textContent = text || CONN_TEXT[state] || state;
+    const signedOut = state === "closed" && this.signedOut;
+    this.conn.textContent = signedOut ? "Signed out: log in again" : CONN_TEXT[state] || state;
   }
 
   renderList() {
