@@ -93,6 +93,7 @@ def test_bell__shows_the_unread_count_before_any_script_runs(alice, alice_web):
     assert "<span data-hub-badge-count>2</span>" in html
     assert 'aria-live="polite"' in html
     assert "hub/hub.js" in html
+    assert "hub/bell.css" in html  # the bell's styles live there, not in hub.css
 
 
 def test_bell__dashboard_link_only_for_staff(alice_web, staff):
