@@ -1,6 +1,7 @@
 """Fixtures for subscribers: API keys, signing keys, connection tokens signed here."""
 
 import time
+import uuid
 
 import jwt
 import pytest
@@ -73,3 +74,17 @@ def key_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     return client
+
+
+@pytest.fixture
+def isolated_cache(settings):
+    """The Redis cache under this test's own key prefix, so write-throttle counts
+    never leak between tests (as tests/security/conftest.py does)."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            **default,
+            "KEY_PREFIX": f"{default['KEY_PREFIX']}:{uuid.uuid4().hex}",
+        },
+    }
