@@ -10,7 +10,6 @@ from hub.settings import channel_layer_hosts
 from tools.redis_server import RedisServer
 
 
-
 def test_channel_layer_hosts__urls_pass_through_for_sharding():
     urls = ["redis://10.0.0.1:6379/0", "redis://10.0.0.2:6379/0"]
 
