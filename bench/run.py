@@ -486,7 +486,7 @@ def scenario_personal(run: Run) -> None:
     """notify_users tasks at the target rate to random connected users; every id
     stored for them must reach one of their sockets."""
     from notifications.models import Notification
-    from workers.tasks import notify_users
+    from notifications.tasks import notify_users
 
     sizes = run.sizes
     run.hub_sockets_to(sizes.personal_sockets)
@@ -624,7 +624,7 @@ def scenario_celery(run: Run) -> None:
     from django.core.cache import cache
 
     from bench.tasks import publish_probe
-    from workers.tasks import notify_users
+    from notifications.tasks import notify_users
 
     sizes = run.sizes
     checkpoint()  # at rest: not while the personal scenario's rows are written out
@@ -685,14 +685,14 @@ def scenario_celery(run: Run) -> None:
         "ms",
         target="<= 0.2 ms",
         met=result["batched_ms_per_event"] <= 0.2,
-        note="hub.publish.notifications_created, one pipeline",
+        note="realtime.publish.notifications_created, one pipeline",
     )
     run.add(
         "celery",
         "worker publish cost per event, one call per event",
         result["single_ms_per_event"],
         "ms",
-        note="hub.publish.topic_event per event, long-lived publisher loop",
+        note="realtime.publish.topic_event per event, long-lived publisher loop",
     )
     log(f"celery: p99 {lat['p99_ms']} ms; probe {result}")
     run.hub_sockets_to(0)

@@ -1,8 +1,8 @@
 """Writes of chat: rooms, joins, messages, read marks, and the notifications they cause.
 
 Every function stores first and publishes after the commit through
-:mod:`hub.publish`; consumers and views call these and translate the errors of
-:mod:`chat.exceptions`.
+:mod:`realtime.publish`; consumers and views call these and translate the errors of
+:mod:`chat.errors`.
 """
 
 import logging
@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from redis.exceptions import RedisError
 
 from chat import presence, selectors
-from chat.exceptions import (
+from chat.errors import (
     InvalidInput,
     MessageNotFound,
     RoomExists,
@@ -24,9 +24,9 @@ from chat.exceptions import (
 )
 from chat.models import ROOM_SLUG_RE, SUPPORT_PREFIX, Membership, Message, Room
 from chat.serializers import message_frame
-from hub import publish
 from notifications import services as notifications
 from notifications.models import TITLE_MAX_CHARS
+from realtime import publish
 
 logger = logging.getLogger(__name__)
 

@@ -70,7 +70,7 @@ ASGI_APPLICATION = "hub.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -169,7 +169,7 @@ CHANNEL_LAYERS = {
         # channels_redis' pub/sub layer: group membership lives in each web process
         # and is re-subscribed when Redis comes back, and nothing is dropped at a
         # capacity. The hub's subclass wakes each consumer once per message.
-        "BACKEND": "hub.channel_layer.HubPubSubChannelLayer",
+        "BACKEND": "realtime.layer.HubPubSubChannelLayer",
         "CONFIG": {"hosts": CHANNEL_LAYER_HOSTS, "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
@@ -376,6 +376,11 @@ WS_TICKET_TTL_SECS = 60
 WS_RATE_LIMIT_PER_MIN = env.int("WS_RATE_LIMIT_PER_MIN", default=600)
 # Frames past the limit, within a minute, before the socket is closed with 4429.
 WS_RATE_LIMIT_CLOSE_AFTER = 20
+# The hub's consumer loop (realtime.consumers): one inbox per socket, and group
+# events sent to idle sockets by the channel layer's reader. Off, consumers run
+# channels' stock loop: same behaviour, a fan-out to N sockets ~1.5x slower
+# (docs/PERFORMANCE.md). A switch to rule the hub's loop out when debugging.
+WS_INLINE_FANOUT = env.bool("WS_INLINE_FANOUT", default=True)
 
 # --- Notifications --------------------------------------------------------------
 # Most notifications one `resume` frame replays; the client resumes again from
@@ -388,7 +393,7 @@ NOTIFICATION_DATA_MAX_BYTES = 16 * 1024
 # Recipients written (and pushed) per transaction during a broadcast fan-out.
 BROADCAST_CHUNK_USERS = env.int("BROADCAST_CHUNK_USERS", default=1000)
 # From this many recipients of one batch up, only those with an open socket
-# are pushed to (one PUBSUB NUMSUB round trip decides; see hub.publish).
+# are pushed to (one PUBSUB NUMSUB round trip decides; see realtime.publish).
 ONLINE_CHECK_MIN_USERS = 20
 # A queued or sending broadcast with no progress for this long is queued again
 # by the sweeper (broker down at request time, or a worker killed mid-fan-out).

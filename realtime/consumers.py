@@ -1,0 +1,476 @@
+"""The base of every hub consumer: who the user is, the groups it is in, frame
+limits and error frames, and the loop that feeds it.
+
+A subclass says what a signed-in socket does in :meth:`HubConsumer.opened`
+(join groups, read the state, return the first frames, or raise
+:class:`Refused`), maps frame types to methods in ``frame_handlers``, and
+handles channel-layer events named after their type (``notification.created``
+-> ``notification_created``). Handlers raise :class:`realtime.frames.FrameError`
+for bad input, which becomes an error frame while the socket stays open.
+
+Authentication (docs/PROTOCOL.md): the handshake's credential (session cookie,
+``?ticket=``, ``Authorization: Token`` or ``Bearer``, set by realtime.security)
+signs the socket in before it is accepted. A handshake with none is accepted
+and must send ``{"type": "auth", "token": <connection token>}`` first, within
+``WS_AUTH_TIMEOUT_SECS``. A socket signed in by a connection token is closed
+with 4401 when the token expires, unless an ``auth`` frame with a newer token
+for the same subscriber extends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from hub import metrics
+from realtime import frames, security
+from realtime.eager import start_eagerly
+from realtime.frames import FrameError
+from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
+
+logger = logging.getLogger(__name__)
+
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_BIG = 1009
+
+_RATE_WINDOW_SECS = 60.0
+
+
+class Refused(Exception):
+    """Raised by :meth:`HubConsumer.opened`: the socket is closed with ``code``."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class RateWindow:
+    """Counts hits in fixed one-minute windows; hits past the limit are strikes.
+
+    One per limit and socket: every frame counts against the frame limit, and a
+    consumer may keep tighter ones for costly frames (chat messages).
+    """
+
+    def __init__(self, limit_per_min: int) -> None:
+        self.limit_per_min = limit_per_min
+        self._start = time.monotonic()
+        self._count = 0
+        self._strikes = 0
+
+    def hit(self) -> int:
+        """Count one hit: 0 if within the limit, else this window's strike number."""
+        now = time.monotonic()
+        if now - self._start >= _RATE_WINDOW_SECS:
+            self._start, self._count, self._strikes = now, 0, 0
+        self._count += 1
+        if self._count <= self.limit_per_min:
+            return 0
+        self._strikes += 1
+        return self._strikes
+
+
+async def _read_client(inbox: Inbox, receive) -> None:
+    """Put each client message into ``inbox`` and wait until the consumer has
+    handled it before reading the next (so uvicorn's flow control still holds
+    a fast client back)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            message = await receive()
+        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
+            inbox.put(Item(Kind.FAILED, exc))
+            return
+        handled = loop.create_future()
+        inbox.put(Item(Kind.CLIENT, message, handled))
+        await handled
+
+
+async def _read_layer(inbox: Inbox, channel_receive) -> None:
+    """Put each message another channel layer delivers into ``inbox``."""
+    while True:
+        try:
+            inbox.put(Item(Kind.MESSAGE, await channel_receive()))
+        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
+            inbox.put(Item(Kind.FAILED, exc))
+            return
+
+
+class HubConsumer(AsyncWebsocketConsumer):
+    """A signed-in JSON-frame WebSocket with the hub's limits and error frames."""
+
+    # frame type -> name of the async method handling it
+    frame_handlers: dict[str, str] = {"ping": "frame_ping", "auth": "frame_auth"}
+    # Channel-layer event types whose handler only checks this consumer's state
+    # and sends frames the publisher encoded (``send_frames``): while the socket
+    # is accepted and the consumer idle, the layer's reader runs the handler
+    # itself (``handle_now``) rather than waking this consumer's task for it,
+    # so a fan-out to thousands of sockets wakes no task per socket. No
+    # database, no await but the send: the handler runs in the reader's task.
+    inline_events: frozenset[str] = frozenset()
+
+    # --- the loop ---------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``).
+
+        channels waits on its two sources (the client, the channel layer) with
+        ``asyncio.wait`` and a new Task for every message. The hub's loop has
+        the layer put this channel's messages straight into an :class:`Inbox`,
+        a reader task adds the client's frames, and this task handles the inbox
+        in arrival order, one item at a time, as channels does. While it waits
+        on an empty inbox, the layer's reader handles ``inline_events`` itself.
+        Both loops run the same handlers; the consumer tests run on both.
+        """
+        try:
+            if settings.WS_INLINE_FANOUT:
+                await self._run_inbox_loop(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
+        finally:
+            # Counted closed once its groups and channel are gone too: closing
+            # thousands at once keeps the process busy for seconds after the
+            # sockets themselves are shut (the bench waits on this count).
+            if getattr(self, "_accepted", False):
+                metrics.SOCKETS_OPEN.labels(path=self.metrics_path).dec()
+                self._accepted = False
+
+    async def _run_inbox_loop(self, scope, receive, send) -> None:
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(
+            self.channel_layer.receive, self.channel_name
+        )
+        self.base_send = send
+        loop_layer = None
+        if isinstance(self.channel_layer, HubPubSubChannelLayer):
+            loop_layer = self.channel_layer.loop_layer()
+            self._inbox, self._decode = (
+                loop_layer.inbox(self.channel_name),
+                loop_layer.decode,
+            )
+            readers = [asyncio.create_task(_read_client(self._inbox, receive))]
+        else:
+            self._inbox = Inbox()
+            readers = [
+                asyncio.create_task(_read_client(self._inbox, receive)),
+                asyncio.create_task(_read_layer(self._inbox, self.channel_receive)),
+            ]
+        try:
+            while True:
+                await self._handle(await self._inbox.get())
+        except StopConsumer:
+            pass
+        finally:
+            self._inbox.handle_now = None
+            for reader in readers:
+                reader.cancel()
+            # The in-memory layer's reader forgets the channel when cancelled.
+            await asyncio.gather(*readers, return_exceptions=True)
+            if loop_layer is not None:
+                await loop_layer.discard_channel(self.channel_name)
+
+    async def _handle(self, item: Item) -> None:
+        match item.kind:
+            case Kind.RAW:
+                await self.dispatch(self._decode(item.payload))
+            case Kind.MESSAGE:
+                await self.dispatch(item.payload)
+            case Kind.CLIENT:
+                try:
+                    await self.dispatch(item.payload)
+                finally:
+                    if not item.done.done():
+                        item.done.set_result(None)
+            case Kind.PENDING:
+                await item.payload
+            case Kind.FAILED:
+                raise item.payload
+
+    async def dispatch(self, message):
+        # channels runs close_old_connections() in a worker thread before every
+        # message; the hub's database work goes through database_sync_to_async,
+        # which does that itself, so the per-message thread hop is skipped.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def handle_now(self, raw: bytes) -> Item | None:
+        """Handle a layer message in the layer's reader, the consumer being idle
+        (realtime.layer.Inbox): ``None`` if done, else the Item this consumer's
+        task must still handle, in the inbox's order.
+
+        A handler that would wait (the server's ``send`` when the client reads
+        slowly) is handed to this consumer's task as it stands, and so is an
+        error it raises (a send to a closed socket): the task raises it, as if
+        it had run the handler itself.
+        """
+        try:
+            message = self._decode(raw)
+            handler = self._inline_handlers.get(message.get("type"))
+            if handler is None:
+                return Item(Kind.MESSAGE, message)
+            rest = start_eagerly(handler(message))
+            return None if rest is None else Item(Kind.PENDING, rest)
+        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
+            return Item(Kind.FAILED, exc)
+
+    # --- opening: who the user is ---------------------------------------------
+
+    async def websocket_connect(self, message):
+        self.frame_rate = RateWindow(settings.WS_RATE_LIMIT_PER_MIN)
+        self.user = None
+        self.joined_groups: set[str] = set()
+        self._accepted = False
+        self._closed = False
+        self._token_sub: str | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        await super().websocket_connect(message)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            try:
+                first_frames = await self._open(user, self.scope.get("token_claims"))
+            except Refused as refused:
+                await self.refuse(refused.code, refused.reason)
+                return
+            await self.accept()
+            await self._send_opening(first_frames)
+        elif self.scope.get("credential_given"):
+            await self.refuse(CLOSE_NOT_AUTHENTICATED, "authentication required")
+        else:
+            # No credential on the handshake: the first frame must be `auth`.
+            await self.accept()
+            self._expiry = asyncio.get_running_loop().call_later(
+                settings.WS_AUTH_TIMEOUT_SECS, self._close_unauthenticated
+            )
+
+    async def opened(self, user) -> list[dict]:
+        """A subclass's hook: ``user`` is signed in. Join groups (:meth:`join`),
+        read the state, and return the frames the socket starts with; raise
+        :class:`Refused` to close it instead."""
+        return []
+
+    async def ready(self) -> None:
+        """A subclass's hook: the opening frames are sent."""
+
+    async def _open(self, user, claims: dict | None) -> list[dict]:
+        self.user = user
+        if claims is not None:
+            self._token_sub = claims["sub"]
+            self._expire_at(claims["exp"])
+        return await self.opened(user)
+
+    async def _send_opening(self, first_frames: list[dict]) -> None:
+        for frame in first_frames:
+            await self.send_json(frame)
+        await self.ready()
+
+    def _expire_at(self, exp: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = asyncio.get_running_loop().call_later(
+            max(0.0, exp - time.time()), self._close_unauthenticated
+        )
+
+    def _close_unauthenticated(self) -> None:
+        """The auth deadline or the token's expiry passed: close with 4401."""
+        self._expiry = None
+        if not self._closed:
+            metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_NOT_AUTHENTICATED)).inc()
+            reason = "token expired" if self.user else "authentication required"
+            task = asyncio.ensure_future(self.close(CLOSE_NOT_AUTHENTICATED, reason))
+            self._closing = task  # keep a reference until it is done
+
+    async def frame_auth(self, frame: dict) -> None:
+        """Sign in with a connection token, or extend the one the socket has."""
+        token = frames.require_str(frame, "token", max_chars=8192)
+        try:
+            user, claims = await security.connection_token_user(token)
+        except security.InvalidCredential as exc:
+            if self.user is None:
+                await self.close(CLOSE_NOT_AUTHENTICATED, "invalid token")
+                return
+            raise FrameError(str(exc), "forbidden") from exc
+        if self.user is None:
+            try:
+                first_frames = await self._open(user, claims)
+            except Refused as refused:
+                await self.close(refused.code, refused.reason)
+                return
+            await self._send_opening(first_frames)
+            return
+        if self._token_sub != claims["sub"]:
+            raise FrameError(
+                "A socket's token can only be replaced by one for the same subscriber.",
+                "forbidden",
+            )
+        self._expire_at(claims["exp"])
+        await self.send_json({"type": "auth_ok", "expires_at": int(claims["exp"])})
+
+    # --- groups -----------------------------------------------------------------
+
+    async def join(self, group: str) -> bool:
+        """Join a channel-layer group; False if this socket is in it already."""
+        if group in self.joined_groups:
+            return False
+        self.joined_groups.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+        return True
+
+    async def leave(self, group: str) -> bool:
+        """Leave a channel-layer group; False if this socket was not in it."""
+        if group not in self.joined_groups:
+            return False
+        self.joined_groups.discard(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+        return True
+
+    async def websocket_disconnect(self, message):
+        if self._expiry is not None:
+            self._expiry.cancel()
+        for group in list(self.joined_groups):
+            await self.leave(group)
+        await super().websocket_disconnect(message)
+
+    # --- sending ----------------------------------------------------------------
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self._accepted = True
+        inbox = getattr(self, "_inbox", None)  # only in the hub's loop
+        if inbox is not None and self.inline_events:
+            self._inline_handlers = {
+                kind: getattr(self, kind.replace(".", "_"))
+                for kind in self.inline_events
+            }
+            if hasattr(self, "_decode"):  # on the hub's layer
+                inbox.handle_now = self.handle_now
+        metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
+        metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
+
+    @property
+    def metrics_path(self) -> str:
+        return type(self).__name__
+
+    async def refuse(self, code: int, reason: str = "") -> None:
+        """Accept, then close with an application code browsers can read."""
+        metrics.SOCKETS_REFUSED.labels(code=str(code)).inc()
+        if not self._accepted:
+            await super().accept()
+        await self.close(code=code, reason=reason)
+
+    async def close(self, code=None, reason=None) -> None:
+        # The server sends no frame after its close: the ASGI server would raise,
+        # and frames still queued (group events, a flood past 4429) are moot.
+        if not self._closed:
+            self._closed = True
+            inbox = getattr(self, "_inbox", None)
+            if inbox is not None:
+                inbox.handle_now = None
+            await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        if not self._closed:
+            await super().send(text_data, bytes_data, close)
+
+    async def send_json(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":"), default=str))
+
+    async def send_error(self, code: str, message: str) -> None:
+        metrics.ERROR_FRAMES.labels(code=code).inc()
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def send_frames(self, event: dict) -> None:
+        """Send frames that the publisher already encoded (the fan-out path:
+        straight to the server's ``send``, past channels' wrappers)."""
+        if self._closed:
+            return
+        for text in event["frames"]:
+            await self.base_send({"type": "websocket.send", "text": text})
+        metrics.FRAMES_DELIVERED.inc(len(event["frames"]))
+
+    # --- receiving --------------------------------------------------------------
+
+    async def rate_limited(self, window: RateWindow, what: str = "frames") -> bool:
+        """Count one hit on ``window``; True if the frame must be dropped.
+
+        Past the limit the client gets a ``rate_limited`` error frame; after
+        WS_RATE_LIMIT_CLOSE_AFTER such strikes in one window the socket is
+        closed with 4429.
+        """
+        strikes = window.hit()
+        if not strikes:
+            return False
+        if strikes > settings.WS_RATE_LIMIT_CLOSE_AFTER:
+            await self.close(code=CLOSE_RATE_LIMITED)
+        else:
+            await self.send_error(
+                "rate_limited",
+                f"More than {window.limit_per_min} {what} a minute; "
+                "slow down or the socket will be closed.",
+            )
+        return True
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self._closed:
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data)
+        if size > settings.WS_MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if await self.rate_limited(self.frame_rate):
+            return
+        frame = frames.parse(text_data) if text_data is not None else None
+        if self.user is None and (frame is None or frame.get("type") != "auth"):
+            # Not signed in yet: the one frame taken is `auth`.
+            await self.close(CLOSE_NOT_AUTHENTICATED, "send auth first")
+            return
+        if frame is None:
+            await self.send_error(
+                "invalid_json",
+                "Frames must be JSON text: an object nested at most "
+                f"{frames.WS_MAX_JSON_DEPTH} deep.",
+            )
+            return
+        handler_name = self.frame_handlers.get(self.frame_type(frame))
+        if handler_name is None:
+            known = ", ".join(sorted(self.frame_handlers))
+            await self.send_error(
+                "unknown_type", f"Unknown frame type; this socket takes: {known}."
+            )
+            return
+        try:
+            await getattr(self, handler_name)(frame)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message)
+
+    def frame_type(self, frame: dict) -> str | None:
+        kind = frame.get("type")
+        return kind if isinstance(kind, str) else None
+
+    async def frame_ping(self, frame: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """Any WebSocket path no app routes: refused with 4404 and a reason."""
+
+    async def connect(self) -> None:
+        metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_NOT_FOUND)).inc()
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND, reason="no such WebSocket endpoint")
