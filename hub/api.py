@@ -102,6 +102,8 @@ class WriteRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str:
         if request.user and request.user.is_authenticated:
             ident = request.user.pk
+        elif hasattr(request.auth, "throttle_ident"):  # an API key
+            ident = request.auth.throttle_ident
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
