@@ -87,7 +87,8 @@ class _HubAPI:
         return self._run(protocol.get_subscriber(external_id))
 
     def forget(self, external_id: str) -> Any:
-        """Erase a subscriber and their data; ``False`` if the hub had no such one."""
+        """Erase a subscriber and everything the hub holds on them (GDPR erasure);
+        an id the hub does not know is already forgotten. Returns ``None``."""
         return self._run(protocol.forget(external_id))
 
     def notify(self, subscribers: str | list[str], title: str, **fields: Any) -> Any:
@@ -112,7 +113,8 @@ class _HubAPI:
         return self._run(protocol.broadcast(topic, title, idempotency_key, fields))
 
     def topic_event(self, topic: str, event: dict[str, Any]) -> Any:
-        """Push an ephemeral event (not stored) to the topic's open sockets."""
+        """Push an ephemeral event (not stored) to the topic's open sockets; returns
+        the hub's answer (202)."""
         return self._run(protocol.topic_event(topic, event))
 
     def connection_token(
