@@ -25,6 +25,8 @@ class _HubAPI:
     (``AsyncHubClient``), so every method here is sync or async with its client.
     """
 
+    _http_class: type[httpx.Client] | type[httpx.AsyncClient]
+
     def __init__(
         self,
         base_url: str,
@@ -53,23 +55,23 @@ class _HubAPI:
             backoff_max_secs=backoff_max_secs,
             rng=rng or random.Random(),  # noqa: S311 (jitter, not a secret)
         )
-        self._http_options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "timeout": timeout,
-            "headers": {
+        self._http = self._http_class(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={
                 "Authorization": f"Api-Key {api_key}",
                 "Accept": "application/json",
                 "User-Agent": f"hub-client/{__version__}",
             },
-        }
+        )
 
-    def _steps(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> Generator:
+    def _steps(self, call: Call) -> Generator:
         headers = dict(call.headers)
         content = None
         if call.payload is not None:
             content = protocol.encode_json(call.payload)
             headers["Content-Type"] = "application/json"
-        request = http.build_request(
+        request = self._http.build_request(
             call.method, call.path, content=content, headers=headers
         )
         return protocol.exchange(call, request, self.retry)
@@ -144,20 +146,19 @@ class _HubAPI:
 
 
 class HubClient(_HubAPI):
-    """The hub's API over blocking HTTP. Thread-safe; use one per process.
+    """The hub's API over blocking HTTP. Make one per process and share it (it
+    keeps connections open).
 
     ``with HubClient(...) as hub:`` closes its connections at the end; so does
     ``close()``.
     """
 
-    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
-        super().__init__(base_url, api_key, **options)
-        self._http = httpx.Client(**self._http_options)
+    _http_class = httpx.Client
 
     def _run(self, call: Call) -> Any:
         if call.is_local:
             return call.local_result
-        steps = self._steps(self._http, call)
+        steps = self._steps(call)
         answer = None
         try:
             while True:
@@ -190,14 +191,12 @@ class AsyncHubClient(_HubAPI):
     so does ``await aclose()``.
     """
 
-    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
-        super().__init__(base_url, api_key, **options)
-        self._http = httpx.AsyncClient(**self._http_options)
+    _http_class = httpx.AsyncClient
 
     async def _run(self, call: Call) -> Any:
         if call.is_local:
             return call.local_result
-        steps = self._steps(self._http, call)
+        steps = self._steps(call)
         answer = None
         try:
             while True:
