@@ -70,7 +70,7 @@ ASGI_APPLICATION = "hub.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -376,6 +376,11 @@ WS_TICKET_TTL_SECS = 60
 WS_RATE_LIMIT_PER_MIN = env.int("WS_RATE_LIMIT_PER_MIN", default=600)
 # Frames past the limit, within a minute, before the socket is closed with 4429.
 WS_RATE_LIMIT_CLOSE_AFTER = 20
+# The hub's consumer loop (realtime.consumers): one inbox per socket, and group
+# events sent to idle sockets by the channel layer's reader. Off, consumers run
+# channels' stock loop: same behaviour, a fan-out to N sockets ~1.5x slower
+# (docs/PERFORMANCE.md). A switch to rule the hub's loop out when debugging.
+WS_INLINE_FANOUT = env.bool("WS_INLINE_FANOUT", default=True)
 
 # --- Notifications --------------------------------------------------------------
 # Most notifications one `resume` frame replays; the client resumes again from
