@@ -23,6 +23,7 @@ run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker +
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
 	$(PY) -m tools.devstack test $(PYTEST_ARGS)
+	$(PY) -m pytest clients/python -q  # the client's own tests, with its own settings
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
