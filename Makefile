@@ -4,7 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format bench clean chaos soak
+# Processes that run the unit tests side by side (pytest-xdist); the end-to-end
+# tests (real servers, browsers, faults) run one at a time after them.
+TEST_WORKERS ?= 2
+
+.PHONY: run test test-fast lint format bench clean chaos soak example
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -22,7 +26,12 @@ run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker +
 
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
-	$(PY) -m tools.devstack test $(PYTEST_ARGS)
+	$(PY) -m tools.devstack test -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m tools.devstack test tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest clients/python -q  # the client's own tests, with its own settings
+
+test-fast: $(VENV)/.dev  ## the unit tests only, in parallel: no e2e, browser or fault tests
+	$(PY) -m tools.devstack test -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -70,7 +70,7 @@ ASGI_APPLICATION = "hub.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -376,12 +376,6 @@ WS_TICKET_TTL_SECS = 60
 WS_RATE_LIMIT_PER_MIN = env.int("WS_RATE_LIMIT_PER_MIN", default=600)
 # Frames past the limit, within a minute, before the socket is closed with 4429.
 WS_RATE_LIMIT_CLOSE_AFTER = 20
-# Product sites that may embed the bell: exact origins (scheme://host[:port]),
-# answered with CORS on the subscriber endpoints and allowed to open sockets.
-HUB_CORS_ALLOWED_ORIGINS = env.list("HUB_CORS_ALLOWED_ORIGINS", default=[])
-# Seconds a socket opened without a credential has to send its `auth` frame
-# (a connection token) before it is closed with 4401.
-WS_AUTH_TIMEOUT_SECS = env.float("WS_AUTH_TIMEOUT_SECS", default=3.0)
 # The hub's consumer loop (realtime.consumers): one inbox per socket, and group
 # events sent to idle sockets by the channel layer's reader. Off, consumers run
 # channels' stock loop: same behaviour, a fan-out to N sockets ~1.5x slower

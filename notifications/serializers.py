@@ -18,7 +18,7 @@ from notifications.models import (
     Notification,
     Topic,
 )
-from subscribers.models import EXTERNAL_ID_MAX_CHARS, validate_external_id
+from subscribers.serializers import external_ids_field
 
 
 def iso(value: datetime | None) -> str | None:
@@ -136,12 +136,7 @@ class NotificationCreateSerializer(NotificationContentSerializer):
         help_text="User ids; at most NOTIFY_MAX_RECIPIENTS (1000). "
         "Use broadcasts for larger audiences. Or give `subscribers`.",
     )
-    subscribers = serializers.ListField(
-        child=serializers.CharField(
-            max_length=EXTERNAL_ID_MAX_CHARS,
-            validators=[validate_external_id],
-            trim_whitespace=False,
-        ),
+    subscribers = external_ids_field(
         min_length=1,
         max_length=settings.NOTIFY_MAX_RECIPIENTS,
         required=False,

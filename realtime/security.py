@@ -84,7 +84,7 @@ class AllowedHostsOrigin(OriginValidator):
 
 def _origin_of(parsed) -> str:
     """``scheme://host[:port]`` as browsers send it in Origin."""
-    return f"{parsed.scheme}://{parsed.netloc}"
+    return f"{parsed.scheme}://{parsed.netloc}".lower()
 
 
 def _host_of(parsed) -> str:

@@ -7,6 +7,7 @@ from emails.selectors import preference_get
 from emails.serializers import validate_timezone
 from notifications import selectors as notification_selectors
 from subscribers.models import (
+    EXTERNAL_ID_MAX_CHARS,
     LOCALE_MAX_CHARS,
     NAME_MAX_CHARS,
     Subscriber,
@@ -19,6 +20,31 @@ LOCALE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 SUBSCRIBER_TOPICS_MAX = 100
 # A token's lifetime when the request names none.
 TOKEN_DEFAULT_TTL_SECS = 3600
+
+
+class StringOnly:
+    """A number where a string belongs is a field error, not coerced (CONTRACT 2)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StringOnly, serializers.CharField):
+    pass
+
+
+class StrictEmailField(StringOnly, serializers.EmailField):
+    pass
+
+
+class StrictRegexField(StringOnly, serializers.RegexField):
+    pass
+
+
+class StrictSlugField(StringOnly, serializers.SlugField):
+    pass
 
 
 def subscriber_payload(subscriber: Subscriber) -> dict:
@@ -38,16 +64,14 @@ class SubscriberSerializer(serializers.Serializer):
     """PUT input (each field optional: absent ones are left as they are) and output."""
 
     external_id = serializers.CharField(read_only=True)
-    email = serializers.EmailField(
+    email = StrictEmailField(
         max_length=EMAIL_MAX_CHARS, allow_blank=True, required=False
     )
-    name = serializers.CharField(
-        max_length=NAME_MAX_CHARS, allow_blank=True, required=False
-    )
-    timezone = serializers.CharField(
+    name = StrictCharField(max_length=NAME_MAX_CHARS, allow_blank=True, required=False)
+    timezone = StrictCharField(
         max_length=64, required=False, validators=[validate_timezone]
     )
-    locale = serializers.RegexField(
+    locale = StrictRegexField(
         LOCALE_PATTERN,
         max_length=LOCALE_MAX_CHARS,
         allow_blank=True,
@@ -55,18 +79,22 @@ class SubscriberSerializer(serializers.Serializer):
         help_text="BCP 47 tag, such as fr-CA.",
     )
     topics = serializers.ListField(
-        child=serializers.SlugField(max_length=64),
+        child=StrictSlugField(max_length=64),
         max_length=SUBSCRIBER_TOPICS_MAX,
         required=False,
         help_text="Slugs of every topic the subscriber follows (replaces the set).",
     )
 
 
-class ExternalIdsField(serializers.ListField):
+def external_ids_field(**kwargs) -> serializers.ListField:
     """A list of external ids, for APIs that name users the product's way."""
-
-    child = serializers.CharField(
-        max_length=128, validators=[validate_external_id], trim_whitespace=False
+    return serializers.ListField(
+        child=StrictCharField(
+            max_length=EXTERNAL_ID_MAX_CHARS,
+            validators=[validate_external_id],
+            trim_whitespace=False,
+        ),
+        **kwargs,
     )
 
 

@@ -1,6 +1,8 @@
 """Shared fixtures: users, API clients, sockets on the real Redis channel layer."""
 
 import json
+import os
+import secrets
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -77,6 +79,19 @@ async def receive_until(comm, frame_type: str, timeout: float = 3.0) -> dict:
             return frame
 
 
+async def nothing_before_marker(comm, group: str) -> None:
+    """Prove that ``comm`` was sent nothing so far: publish a marker event to
+    ``group`` (one the socket is in) and require it as the next frame. Redis
+    hands one subscriber its messages in the order they were published, and
+    the consumer keeps that order, so anything published before the marker
+    would arrive first."""
+    from realtime import groups, publish
+
+    marker = {"type": "event", "topic": "marker", "event": {"n": secrets.token_hex(4)}}
+    await publish.asend(group, publish.message(groups.TOPIC_EVENT, [marker]))
+    assert await comm.receive_json_from(timeout=3) == marker
+
+
 async def send_raw(comm, text: str) -> dict:
     await comm.send_to(text_data=text)
     return json.loads(await comm.receive_from(timeout=3))
@@ -87,3 +102,13 @@ def pytest_configure(config):
 
     # Real hashing costs ~0.5 s per user created; tests need no brute-force resistance.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Under pytest-xdist (make test-fast) each worker has its own database
+    # (pytest-django suffixes its name) and here its own Redis names: user ids
+    # repeat across workers' databases, so a shared user.1 group would cross.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        prefix = f"{settings.CHANNEL_LAYER_PREFIX}{worker}"
+        settings.CHANNEL_LAYER_PREFIX = prefix
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+        settings.CACHES["default"]["KEY_PREFIX"] = prefix
+        settings.CELERY_TASK_DEFAULT_QUEUE = prefix

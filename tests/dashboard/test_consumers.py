@@ -5,9 +5,9 @@ from channels.db import database_sync_to_async
 
 from dashboard import services
 from dashboard.consumers import DashboardConsumer
+from dashboard.tasks import dashboard_stats_push
 from realtime import groups
 from tests.conftest import communicator, receive_until
-from workers.dashboard_tasks import dashboard_stats_push
 
 # Each test runs on the hub's consumer loop and on channels' stock loop.
 pytestmark = [
