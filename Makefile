@@ -18,11 +18,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker + beat)
-	$(PY) -m hub.devstack run
+	$(PY) -m tools.devstack run
 
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
-	$(PY) -m hub.devstack test $(PYTEST_ARGS)
+	$(PY) -m tools.devstack test $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
@@ -34,13 +34,13 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.runtime  ## benchmarks against the real stack (docs/PERFORMANCE.md); BENCH_ARGS=--quick
 	cd bench && npm ci --no-audit --no-fund --loglevel=error
-	$(PY) -m hub.devstack exec $(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m tools.devstack exec $(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles
 
 chaos: $(VENV)/.dev  ## only the fault and scale-out tests (they also run in `make test`)
-	$(PY) -m hub.devstack test tests/e2e/faults tests/e2e/scaleout -q $(PYTEST_ARGS)
+	$(PY) -m tools.devstack test tests/e2e/faults tests/e2e/scaleout -q $(PYTEST_ARGS)
 
 soak: $(VENV)/.dev  ## 2,000 sockets of mixed traffic for SOAK_SECS (600); not in CI
-	$(PY) -m hub.devstack exec $(PY) -m tools.soak
+	$(PY) -m tools.devstack exec $(PY) -m tools.soak

@@ -685,14 +685,14 @@ def scenario_celery(run: Run) -> None:
         "ms",
         target="<= 0.2 ms",
         met=result["batched_ms_per_event"] <= 0.2,
-        note="hub.publish.notifications_created, one pipeline",
+        note="realtime.publish.notifications_created, one pipeline",
     )
     run.add(
         "celery",
         "worker publish cost per event, one call per event",
         result["single_ms_per_event"],
         "ms",
-        note="hub.publish.topic_event per event, long-lived publisher loop",
+        note="realtime.publish.topic_event per event, long-lived publisher loop",
     )
     log(f"celery: p99 {lat['p99_ms']} ms; probe {result}")
     run.hub_sockets_to(0)

@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hub.devstack import free_port, procfile
+from tools.devstack import free_port, procfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = BASE_DIR / "bench"

@@ -9,14 +9,14 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
-from hub import groups, publish
+from realtime import groups, publish
 
 RESULT_TTL_SECS = 600
 
 
 @shared_task(name="bench.publish_probe")
 def publish_probe(*, key: str, user_ids: list[int], events: int) -> dict:
-    """Publish ``events`` events through :mod:`hub.publish`, two ways, and time them.
+    """Publish ``events`` events through :mod:`realtime.publish` two ways; time them.
 
     batched: one ``notifications_created`` call carrying one notification per
     event, as a broadcast chunk publishes (encoding and the pipelined PUBLISH).

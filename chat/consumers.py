@@ -18,8 +18,8 @@ from chat import presence, selectors, services
 from chat.exceptions import InvalidInput, MessageNotFound, RoomForbidden, RoomNotFound
 from chat.models import Room
 from chat.serializers import message_payload
-from hub import groups, publish
-from hub.websocket.consumers import (
+from realtime import groups, publish
+from realtime.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_NOT_FOUND,
@@ -157,7 +157,7 @@ class ChatConsumer(HubConsumer):
         except MessageNotFound as exc:
             raise NotFound(str(exc)) from exc
 
-    # --- channel-layer events (see hub.groups) ------------------------------------
+    # --- channel-layer events (see realtime.groups) -------------------------------
 
     async def chat_message(self, event: dict) -> None:
         if event["id"] in self.history_ids:

@@ -1,7 +1,7 @@
 """Writes of chat: rooms, joins, messages, read marks, and the notifications they cause.
 
 Every function stores first and publishes after the commit through
-:mod:`hub.publish`; consumers and views call these and translate the errors of
+:mod:`realtime.publish`; consumers and views call these and translate the errors of
 :mod:`chat.exceptions`.
 """
 
@@ -24,9 +24,9 @@ from chat.exceptions import (
 )
 from chat.models import ROOM_SLUG_RE, SUPPORT_PREFIX, Membership, Message, Room
 from chat.serializers import message_frame
-from hub import publish
 from notifications import services as notifications
 from notifications.models import TITLE_MAX_CHARS
+from realtime import publish
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from asgiref.sync import sync_to_async
 from redis.exceptions import RedisError
 
 from dashboard import selectors
-from hub import groups
-from hub.websocket.consumers import (
+from realtime import groups
+from realtime.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_AUTHENTICATED,
     HubConsumer,
@@ -45,7 +45,7 @@ class DashboardConsumer(HubConsumer):
         if getattr(self, "joined", False):
             await self.channel_layer.group_discard(groups.DASHBOARD, self.channel_name)
 
-    # --- channel-layer events (see hub.groups) ------------------------------------
+    # --- channel-layer events (see realtime.groups) -------------------------------
 
     async def dashboard_stats(self, event: dict) -> None:
         await self.send_frames(event)

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from dashboard import selectors, telemetry
 from dashboard.errors import TooManyMetrics
-from hub import publish
+from realtime import publish
 
 # Set the metric if its name is known or there is room for one more, atomically,
 # so concurrent pushes of new names never exceed the bound.

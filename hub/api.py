@@ -19,7 +19,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 # The same bracket counter the sockets use, so both edges share one depth rule.
-from hub.websocket.consumers import _too_deep
+from realtime.consumers import _too_deep
 
 logger = logging.getLogger(__name__)
 

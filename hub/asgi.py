@@ -20,9 +20,9 @@ from django.urls import re_path  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_routes  # noqa: E402
 from dashboard import telemetry  # noqa: E402
 from dashboard.routing import websocket_urlpatterns as dashboard_routes  # noqa: E402
-from hub.websocket.consumers import UnknownPathConsumer  # noqa: E402
-from hub.websocket.security import secure  # noqa: E402
 from notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
+from realtime.consumers import UnknownPathConsumer  # noqa: E402
+from realtime.security import secure  # noqa: E402
 
 websocket_routes = [
     *notification_routes,

@@ -162,7 +162,7 @@ CHANNEL_LAYERS = {
         # channels_redis' pub/sub layer: group membership lives in each web process
         # and is re-subscribed when Redis comes back, and nothing is dropped at a
         # capacity. The hub's subclass wakes each consumer once per message.
-        "BACKEND": "hub.channel_layer.HubPubSubChannelLayer",
+        "BACKEND": "realtime.layer.HubPubSubChannelLayer",
         "CONFIG": {"hosts": CHANNEL_LAYER_HOSTS, "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
@@ -322,7 +322,7 @@ NOTIFICATION_DATA_MAX_BYTES = 16 * 1024
 # Recipients written (and pushed) per transaction during a broadcast fan-out.
 BROADCAST_CHUNK_USERS = env.int("BROADCAST_CHUNK_USERS", default=1000)
 # From this many recipients of one batch up, only those with an open socket
-# are pushed to (one PUBSUB NUMSUB round trip decides; see hub.publish).
+# are pushed to (one PUBSUB NUMSUB round trip decides; see realtime.publish).
 ONLINE_CHECK_MIN_USERS = 20
 # A queued or sending broadcast with no progress for this long is queued again
 # by the sweeper (broker down at request time, or a worker killed mid-fan-out).

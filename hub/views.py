@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hub.tickets import ticket_issue
+from realtime.tickets import ticket_issue
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _check_redis() -> str:
 
 
 def _check_channel_layer() -> str:
-    from hub import publish
+    from realtime import publish
 
     try:
         publish.ping()

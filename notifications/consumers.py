@@ -3,8 +3,13 @@
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from hub import groups, metrics
-from hub.websocket.consumers import (
+from hub import metrics
+from notifications import selectors, services
+from notifications.errors import TopicForbidden, TopicNotFound
+from notifications.models import Notification
+from notifications.serializers import notification_payload
+from realtime import groups
+from realtime.consumers import (
     CLOSE_NOT_AUTHENTICATED,
     Forbidden,
     HubConsumer,
@@ -12,11 +17,7 @@ from hub.websocket.consumers import (
     require_int,
     require_str,
 )
-from hub.websocket.db import database_read
-from notifications import selectors, services
-from notifications.errors import TopicForbidden, TopicNotFound
-from notifications.models import Notification
-from notifications.serializers import notification_payload
+from realtime.db import database_read
 
 
 @database_read
@@ -145,7 +146,7 @@ class NotificationConsumer(HubConsumer):
             }
         )
 
-    # --- channel-layer events (see hub.groups) ------------------------------------
+    # --- channel-layer events (see realtime.groups) -------------------------------
 
     async def notification_created(self, event: dict) -> None:
         if event["id"] in self.replayed_ids:

@@ -1,7 +1,7 @@
 """Writes of notifications: notify users, mark read, archive.
 
 Every function here stores first and publishes after the commit, through
-:mod:`hub.publish`. Call them from views, consumers, signals, management commands
+:mod:`realtime.publish`. Call them from views, consumers, signals, management commands
 and Celery tasks alike.
 """
 
@@ -16,7 +16,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from hub import metrics, publish
+from hub import metrics
 from notifications import selectors
 from notifications.errors import BroadcastNotCancellable, TopicForbidden
 from notifications.models import (
@@ -28,6 +28,7 @@ from notifications.models import (
     lock_recipients,
 )
 from notifications.serializers import notification_payload
+from realtime import publish
 
 logger = logging.getLogger(__name__)
 

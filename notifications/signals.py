@@ -7,8 +7,8 @@ pass through here; ``Model.save()`` does, and this publishes after its commit.
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from hub import publish
 from notifications.models import Notification
+from realtime import publish
 
 
 @receiver(post_save, sender=Notification, dispatch_uid="notification_saved_publish")

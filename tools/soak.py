@@ -7,7 +7,7 @@
 Starts the Procfile's ``web`` and ``worker`` (real uvicorn and Celery) on a
 fresh database (SQLite under var/ unless DATABASE_URL is set; a PostgreSQL
 database is created if missing and must be the soak's own: it is flushed), with
-a channel prefix and queue of its own on the Redis that ``hub.devstack`` finds.
+a channel prefix and queue of its own on the Redis that ``tools.devstack`` finds.
 Opens SOAK_SOCKETS sockets (SOAK_CHAT_SOCKETS of them in chat rooms, the rest on
 /ws/notifications/, one user each) and runs, for SOAK_SECS:
 
@@ -43,7 +43,7 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import connect
 
-from hub.devstack import free_port, procfile
+from tools.devstack import free_port, procfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"

@@ -14,9 +14,9 @@ from django.test import Client
 from chat import presence, services
 from chat.consumers import ChatConsumer
 from chat.models import Membership, Message, Room
-from hub import groups, publish
 from hub.asgi import application
 from notifications.models import Notification
+from realtime import groups, publish
 from tests.chat.conftest import (
     frames_until_quiet,
     join,

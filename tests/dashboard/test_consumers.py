@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 
 from dashboard import services
 from dashboard.consumers import DashboardConsumer
-from hub import groups
+from realtime import groups
 from tests.conftest import communicator, receive_until
 from workers.dashboard_tasks import dashboard_stats_push
 

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from hub.celery import app as celery_app
-from hub.devstack import free_port, procfile
+from tools.devstack import free_port, procfile
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECS = 60.0

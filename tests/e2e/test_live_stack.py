@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from hub.tickets import ticket_issue
+from realtime.tickets import ticket_issue
 from workers.tasks import notify_users
 
 pytestmark = pytest.mark.django_db(transaction=True)

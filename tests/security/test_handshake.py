@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
-from hub.tickets import ticket_issue
+from realtime.tickets import ticket_issue
 from tests.conftest import PASSWORD, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,14 +9,14 @@ sockets those hops cost more than the sends themselves (docs/PERFORMANCE.md).
 
 Here each channel's queue is an :class:`Inbox`: a deque and one waiter. The
 layer's reader appends the raw message to every member's inbox, and
-:class:`hub.websocket.consumers.HubConsumer` waits on its inbox directly, for
+:class:`realtime.consumers.HubConsumer` waits on its inbox directly, for
 the layer's messages and its client's frames alike, so a group message wakes
 each consumer once. ``receive()`` still works as channels documents it.
 
 A consumer that is idle (waiting on an empty inbox) may take a layer message
 on the spot: if it set :attr:`Inbox.handle_now`, the layer's reader calls it
 instead of waking the consumer's task, and only what it could not finish there
-goes into the inbox (hub.websocket.consumers, ``HubConsumer.inline_events``).
+goes into the inbox (realtime.consumers, ``HubConsumer.inline_events``).
 
 Decoding is shared too: one group message is one bytes object put into every
 member's inbox, so :meth:`HubPubSubLoopLayer.decode` decodes it once and

@@ -6,9 +6,9 @@ is started on a free port with its files under ``var/redis/``, exported as
 REDIS_URL to the command, and stopped when the command ends. SQLite (WAL) is
 used when DATABASE_URL is unset (see hub/settings.py).
 
-    python -m hub.devstack run            migrate, demo data, honcho start
-    python -m hub.devstack test [ARGS]    pytest ARGS
-    python -m hub.devstack exec CMD...    any command with REDIS_URL set
+    python -m tools.devstack run            migrate, demo data, honcho start
+    python -m tools.devstack test [ARGS]    pytest ARGS
+    python -m tools.devstack exec CMD...    any command with REDIS_URL set
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import override_settings
 
-from hub import groups, metrics, publish
-from hub.channel_layer import HubPubSubChannelLayer, Inbox
-from hub.websocket.consumers import CLOSE_TOO_BIG
+from hub import metrics
+from realtime import groups, publish
+from realtime.consumers import CLOSE_TOO_BIG
+from realtime.layer import HubPubSubChannelLayer, Inbox
 from tests.conftest import communicator, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -28,8 +28,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 
 from hub import metrics
-from hub.tickets import aticket_redeem
-from hub.websocket.db import database_read
+from realtime.db import database_read
+from realtime.tickets import aticket_redeem
 
 CLOSE_POLICY = 1008
 

@@ -1,9 +1,9 @@
-"""hub.devstack: the embedded Redis that `make run` and `make test` fall back to."""
+"""tools.devstack: the embedded Redis that `make run` and `make test` fall back to."""
 
 import pytest
 import redis
 
-from hub import devstack
+from tools import devstack
 
 
 def test_redis_url__env_wins(monkeypatch):

@@ -1,12 +1,12 @@
-"""hub.publish on the real Redis layer: pipelined batches, online detection."""
+"""realtime.publish on the real Redis layer: pipelined batches, online detection."""
 
 import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
 
-from hub import groups, publish
 from notifications import services
+from realtime import groups, publish
 from tests.conftest import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)

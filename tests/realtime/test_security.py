@@ -5,7 +5,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from hub.asgi import application
-from hub.tickets import ticket_issue
+from realtime.tickets import ticket_issue
 from tests.conftest import PASSWORD, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,9 +1,9 @@
-"""hub.groups: names channels accepts, event types that map to handlers."""
+"""realtime.groups: names channels accepts, event types that map to handlers."""
 
 import pytest
 
-from hub import groups, publish
 from notifications.consumers import NotificationConsumer
+from realtime import groups, publish
 
 
 def test_group_names__follow_the_contract():

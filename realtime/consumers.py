@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import metrics
-from hub.channel_layer import HubPubSubChannelLayer, Inbox
+from realtime.layer import HubPubSubChannelLayer, Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         ``asyncio.wait`` and a new Task for every message; in a fan-out to
         thousands of sockets that bookkeeping cost more than the sends. Here the
         hub's layer puts this channel's messages straight into an inbox
-        (hub.channel_layer), a reader task adds the client's frames, and this
+        (realtime.layer), a reader task adds the client's frames, and this
         task handles the inbox in arrival order, one message at a time, as
         channels does. The client's reader waits for each frame to be handled
         before reading the next, so uvicorn's flow control (it stops reading the
@@ -274,7 +274,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     def handle_now(self, raw: bytes):
         """Handle a layer message in the layer's reader, the consumer being idle
-        (hub.channel_layer.Inbox): ``None`` if done, else what this consumer's
+        (realtime.layer.Inbox): ``None`` if done, else what this consumer's
         task must still handle, in the inbox's order.
 
         A handler that would wait (the server's ``send`` when the client reads

@@ -34,7 +34,8 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import transaction
 
-from hub import groups, metrics
+from hub import metrics
+from realtime import groups
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ def encode(frame: dict[str, Any]) -> str:
 def message(event_type: str, frames: Iterable[dict[str, Any]], **extra: Any) -> dict:
     """Build a channel-layer message carrying pre-encoded ``frames``."""
     if event_type not in groups.EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}: add it to hub.groups")
+        raise ValueError(
+            f"unknown event type {event_type!r}: add it to realtime.groups"
+        )
     return {"type": event_type, "frames": [encode(f) for f in frames], **extra}
 
 
@@ -82,7 +85,7 @@ class _PublisherLoop:
         else:
             raise RuntimeError(
                 "sync publish called from async code: await the a-prefixed "
-                "function of hub.publish instead"
+                "function of realtime.publish instead"
             )
         future = asyncio.run_coroutine_threadsafe(coro_fn(), self._ensure())
         return future.result(timeout)

@@ -1,1 +1,0 @@
-"""WebSocket plumbing shared by every consumer: security stack and base consumer."""
