@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format bench clean chaos soak
+.PHONY: run example test lint format bench clean chaos soak
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -13,12 +13,20 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# The example product needs the hub's Python client on top of the hub itself.
+$(VENV)/.example: $(VENV)/.runtime $(wildcard clients/python/pyproject.toml)
+	$(PY) -m pip install --quiet -e ./clients/python
+	touch $@
+
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker + beat)
 	$(PY) -m tools.devstack run
+
+example: $(VENV)/.example  ## the example product on http://localhost:8001, the hub beside it
+	$(PY) -m tools.devstack example
 
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
