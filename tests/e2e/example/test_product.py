@@ -1,0 +1,120 @@
+"""The example product in a real browser: its users see the hub's bell on its
+own pages, on another site, fed by its back end through the Python client."""
+
+import json
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from notifications.models import Notification
+from tests.e2e.example.conftest import TOKEN_TTL_SECS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEMO_PASSWORD = "product-demo-pass"
+
+
+def badge(page):
+    return page.locator("hub-bell [data-hub-badge-count]")
+
+
+def conn(page):
+    return page.locator("hub-bell [data-hub-conn]")
+
+
+def toast(page, title: str):
+    return page.locator("hub-bell .hub-toast").filter(has_text=title)
+
+
+def bell_item(page, title: str):
+    return page.locator("hub-bell [data-hub-bell-list] li").filter(has_text=title)
+
+
+def log_in(page, product, username: str) -> None:
+    page.goto(product.url + "/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(product.url + "/")
+
+
+def frames_of(page) -> list[dict]:
+    """Every frame the page's sockets receive, parsed, in order."""
+    received: list[dict] = []
+
+    def on_socket(ws):
+        ws.on("framereceived", lambda payload: received.append(json.loads(payload)))
+
+    page.on("websocket", on_socket)
+    return received
+
+
+def assign(page, product, ticket_title: str, assignee: str) -> None:
+    """Through the product's own ticket page, as its users do."""
+    page.goto(product.url + "/")
+    page.get_by_role("link", name=ticket_title).click()
+    page.get_by_label("Assignee").select_option(label=assignee)
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_text(f"assigned to {assignee}")).to_be_visible()
+
+
+def test_example_product__live_bell_on_another_site(product, contexts):
+    alice = contexts()
+    first = alice.new_page()
+    sockets = []
+    first.on("websocket", sockets.append)
+    frames = frames_of(first)
+
+    # The seed's "bob assigned you #1" is waiting when alice first logs in.
+    log_in(first, product, "alice")
+    expect(badge(first)).to_have_text("1")
+    second = alice.new_page()
+    second.goto(product.url + "/")
+    for page in (first, second):
+        expect(conn(page)).to_have_attribute("data-state", "open")
+    connected_at = time.monotonic()
+
+    # Bob, in his own browser, assigns alice a ticket on the product's page; the
+    # product's back end notifies her through the client after its commit.
+    bob = contexts().new_page()
+    log_in(bob, product, "bob")
+    assign(bob, product, "Add a dark mode", "alice")
+
+    expect(toast(first, "bob assigned you #2: Add a dark mode")).to_be_visible()
+    expect(badge(first)).to_have_text("2")
+    expect(badge(second)).to_have_text("2")
+    # A cookie of the product's never reached the hub: the socket signed in
+    # with a connection token for alice's id on the product.
+    assert all(ws.url.startswith("ws://127.0.0.1:") for ws in sockets)
+
+    # Mark read from the bell; the other tab follows.
+    second.locator("hub-bell [data-hub-bell-button]").click()
+    item = bell_item(second, "bob assigned you #2")
+    expect(item).to_be_visible()
+    item.locator("[data-hub-mark-read]").click()
+    expect(badge(second)).to_have_text("1")
+    expect(badge(first)).to_have_text("1")
+    assigned = Notification.objects.get(title__startswith="bob assigned you #2")
+    assert assigned.read_at is not None
+
+    # The page stays open past its first token's lifetime: the bell refreshes
+    # the token on the open socket (answered auth_ok) instead of reconnecting.
+    def refreshes() -> int:
+        return sum(frame.get("type") == "auth_ok" for frame in frames)
+
+    while refreshes() < 1 or time.monotonic() - connected_at < TOKEN_TTL_SECS + 1:
+        sockets[0].wait_for_event(
+            "framereceived", predicate=lambda payload: "auth_ok" in payload
+        )
+    assert len(sockets) == 1, "the bell reconnected instead of refreshing"
+    assert not sockets[0].is_closed()
+
+    # And the socket, on its refreshed token, still delivers.
+    bob.get_by_label("Comment").fill("Dark mode ships with 2.0")
+    bob.get_by_role("button", name="Comment").click()
+    expect(toast(first, "bob commented on #2")).to_be_visible()
+    expect(badge(first)).to_have_text("2")
+    expect(badge(second)).to_have_text("2")
