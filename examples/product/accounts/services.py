@@ -6,18 +6,14 @@ from collections.abc import Iterable
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from hub_client import HubError
-from hub_client.django import get_client
+from hub_client.django import get_client, subscriber_id
 
 logger = logging.getLogger(__name__)
 
 
-def subscriber_id(user: AbstractBaseUser) -> str:
-    """The id the hub knows this user by: the product's primary key, as the
-    client's token view uses it."""
-    return str(user.pk)
-
-
 def subscriber_ids(users: Iterable[AbstractBaseUser]) -> list[str]:
+    """The ids the hub knows these users by (``str(user.pk)``, as in the client's
+    token view), once each."""
     return sorted({subscriber_id(user) for user in users})
 
 

@@ -26,7 +26,7 @@ browser = browser_tests.browser
 _playwright_timeouts = browser_tests._playwright_timeouts
 
 PRODUCT_DIR = BASE_DIR / "examples" / "product"
-CLIENT_DIR = BASE_DIR / "clients" / "python"
+CLIENT_SRC = BASE_DIR / "clients" / "python" / "src"
 HUB_WEB = "example-hub-web"
 # Short, so that the bell refreshes its token several times within one test.
 TOKEN_TTL_SECS = 6
@@ -99,7 +99,7 @@ def product(live_hub, hub_site, tmp_path):
     # hub's, set by pytest) nor DATABASE_URL.
     env = {
         "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(CLIENT_DIR),
+        "PYTHONPATH": str(CLIENT_SRC),
         "PYTHONUNBUFFERED": "1",
         "HUB_URL": hub_site.base_url,
         "HUB_API_KEY": api_key,
