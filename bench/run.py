@@ -486,7 +486,7 @@ def scenario_personal(run: Run) -> None:
     """notify_users tasks at the target rate to random connected users; every id
     stored for them must reach one of their sockets."""
     from notifications.models import Notification
-    from workers.tasks import notify_users
+    from notifications.tasks import notify_users
 
     sizes = run.sizes
     run.hub_sockets_to(sizes.personal_sockets)
@@ -624,7 +624,7 @@ def scenario_celery(run: Run) -> None:
     from django.core.cache import cache
 
     from bench.tasks import publish_probe
-    from workers.tasks import notify_users
+    from notifications.tasks import notify_users
 
     sizes = run.sizes
     checkpoint()  # at rest: not while the personal scenario's rows are written out

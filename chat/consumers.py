@@ -21,14 +21,12 @@ from chat.serializers import message_payload
 from realtime import groups, publish
 from realtime.consumers import (
     CLOSE_FORBIDDEN,
-    CLOSE_NOT_AUTHENTICATED,
     CLOSE_NOT_FOUND,
-    FrameError,
     HubConsumer,
-    NotFound,
     RateWindow,
-    require_int,
+    Refused,
 )
+from realtime.frames import FrameError, NotFound, require_int
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +46,13 @@ def _history(room: Room) -> list[dict]:
 
 class ChatConsumer(HubConsumer):
     frame_handlers = {
-        "ping": "frame_ping",
+        **HubConsumer.frame_handlers,
         "message": "frame_message",
         "typing": "frame_typing",
         "read": "frame_read",
     }
+    # Not inline: rooms are small, so a task wake-up per socket costs little,
+    # and chat.signal's exclusion and chat.message's history check stay simple.
 
     def frame_type(self, frame: dict) -> str | None:
         # The seeds' clients send {"message": "..."} without a type.
@@ -60,20 +60,14 @@ class ChatConsumer(HubConsumer):
             return "message"
         return super().frame_type(frame)
 
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.refuse(CLOSE_NOT_AUTHENTICATED, "authentication required")
-            return
+    async def opened(self, user) -> list[dict]:
         try:
             room = await _join(self.scope["url_route"]["kwargs"]["room"], user)
         except RoomNotFound as exc:
-            await self.refuse(CLOSE_NOT_FOUND, str(exc))
-            return
+            raise Refused(CLOSE_NOT_FOUND, str(exc)) from exc
         except RoomForbidden as exc:
-            await self.refuse(CLOSE_FORBIDDEN, str(exc))
-            return
-        self.room, self.user = room, user
+            raise Refused(CLOSE_FORBIDDEN, str(exc)) from exc
+        self.room = room
         self.message_rate = RateWindow(settings.CHAT_MESSAGES_PER_MIN)
         self.typing_at = float("-inf")
         self.presence_entry = presence.Entry(
@@ -81,22 +75,20 @@ class ChatConsumer(HubConsumer):
         )
         # Join before reading history, so nothing committed in between is missed;
         # what the history already holds is not sent again live.
-        self.room_group = groups.chat(room.slug)
-        await self.channel_layer.group_add(self.room_group, self.channel_name)
+        await self.join(groups.chat(room.slug))
         history = await _history(room)
         self.history_ids = {m["id"] for m in history}
-        await self.accept()
-        await self.send_json({"type": "history", "messages": history})
+        return [{"type": "history", "messages": history}]
+
+    async def ready(self) -> None:
         await self._presence(presence.ajoin, on_connect=True)
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "room_group"):
-            return
         if hasattr(self, "heartbeat"):
             self.heartbeat.cancel()
-        await self.channel_layer.group_discard(self.room_group, self.channel_name)
-        await self._presence(presence.aleave)
+        if hasattr(self, "presence_entry"):
+            await self._presence(presence.aleave)
 
     # --- presence -----------------------------------------------------------------
 

@@ -7,11 +7,7 @@ from redis.exceptions import RedisError
 
 from dashboard import selectors
 from realtime import groups
-from realtime.consumers import (
-    CLOSE_FORBIDDEN,
-    CLOSE_NOT_AUTHENTICATED,
-    HubConsumer,
-)
+from realtime.consumers import CLOSE_FORBIDDEN, HubConsumer, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -22,28 +18,18 @@ _snapshot = sync_to_async(selectors.dashboard_snapshot, thread_sensitive=False)
 class DashboardConsumer(HubConsumer):
     """Joins ``dashboard``; sends the snapshot at once, then forwards frames."""
 
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.refuse(CLOSE_NOT_AUTHENTICATED, "authentication required")
-            return
+    # Not inline: a handful of staff sockets, one event every 2 s.
+
+    async def opened(self, user) -> list[dict]:
         if not user.is_staff:
-            await self.refuse(CLOSE_FORBIDDEN, "the dashboard is for staff")
-            return
-        self.joined = True
-        await self.channel_layer.group_add(groups.DASHBOARD, self.channel_name)
-        await self.accept()
+            raise Refused(CLOSE_FORBIDDEN, "the dashboard is for staff")
+        await self.join(groups.DASHBOARD)
         try:
-            snapshot = await _snapshot()
+            return [await _snapshot()]
         except (RedisError, OSError):
             # The next Beat push (every 2 s) brings one once Redis is back.
             logger.warning("dashboard snapshot on connect unavailable", exc_info=True)
-        else:
-            await self.send_json(snapshot)
-
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "joined", False):
-            await self.channel_layer.group_discard(groups.DASHBOARD, self.channel_name)
+            return []
 
     # --- channel-layer events (see realtime.groups) -------------------------------
 

@@ -19,6 +19,8 @@ from dashboard.serializers import (
     SnapshotSerializer,
 )
 from hub.api import ServiceUnavailable
+from subscribers.models import Scope
+from subscribers.permissions import user_rule_or_key_scope
 
 # The page's tiles: data-testid="tile-<name>", and what the script fills in.
 TILES = [
@@ -55,7 +57,7 @@ class DashboardView(APIView):
 class MetricPushView(APIView):
     """Keep a custom metric's latest value and push it to every dashboard."""
 
-    permission_classes = [CanPushMetrics]
+    permission_classes = [user_rule_or_key_scope(CanPushMetrics, Scope.METRICS)]
 
     @extend_schema(request=MetricPushSerializer, responses=MetricSerializer)
     def post(self, request):

@@ -11,9 +11,10 @@ from rest_framework.views import APIView
 from emails import selectors, services, tokens
 from emails.models import Digest
 from emails.serializers import PreferenceSerializer
+from subscribers.authentication import AcceptsConnectionTokens
 
 
-class PreferenceView(APIView):
+class PreferenceView(AcceptsConnectionTokens, APIView):
     """The user's email preferences (defaults until first changed)."""
 
     @extend_schema(responses={200: PreferenceSerializer})

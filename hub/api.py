@@ -19,7 +19,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 # The same bracket counter the sockets use, so both edges share one depth rule.
-from realtime.consumers import _too_deep
+from realtime.frames import too_deep
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class LimitedJSONParser(JSONParser):
             text = codecs.decode(raw, encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(f"JSON parse error - not {encoding} text.") from exc
-        if _too_deep(text, settings.API_MAX_JSON_DEPTH):
+        if too_deep(text, settings.API_MAX_JSON_DEPTH):
             raise ParseError(
                 "JSON parse error - nested deeper than "
                 f"{settings.API_MAX_JSON_DEPTH} levels."
@@ -102,6 +102,8 @@ class WriteRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str:
         if request.user and request.user.is_authenticated:
             ident = request.user.pk
+        elif hasattr(request.auth, "throttle_ident"):  # an API key
+            ident = request.auth.throttle_ident
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -37,6 +37,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "corsheaders",
+    # Its abstract key model is the base of subscribers.ApiKey; its own APIKey
+    # table stays empty and out of the admin (subscribers/admin.py).
+    "rest_framework_api_key",
     "hub",
     "notifications",
     "emails",
@@ -44,9 +48,12 @@ INSTALLED_APPS = [
     "dashboard",
     "workers",
     "web",
+    "subscribers",
 ]
 
 MIDDLEWARE = [
+    # First, so that preflights and error answers carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -271,6 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "hub.authentication.TokenAuthentication",
+        # Product back ends: request.user stays anonymous (subscribers.authentication).
+        "subscribers.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -300,6 +309,63 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Beside a product: subscribers, API keys, connection tokens (docs/SECURITY.md) ---
+# Connection tokens (JWTs a product signs for one subscriber) are verified with
+# this shared secret (HS256; at least 32 characters, as RFC 7518 asks of a
+# 256-bit HMAC key) and/or this PEM public key (RS256 for RSA, ES256 for P-256;
+# "\n" escapes in the variable become newlines). Neither set: no tokens.
+HUB_JWT_SECRET = env("HUB_JWT_SECRET", default="")
+HUB_JWT_PUBLIC_KEY = env.str("HUB_JWT_PUBLIC_KEY", default="", multiline=True)
+# Longest lifetime a connection token may have: a token whose exp is further
+# ahead is refused, so a leaked token is useless after this long at most.
+HUB_TOKEN_MAX_TTL_SECS = env.int("HUB_TOKEN_MAX_TTL_SECS", default=24 * 3600)
+# How long a socket opened without credentials waits for its `auth` frame
+# before it is closed with 4401.
+WS_AUTH_TIMEOUT_SECS = env.float("WS_AUTH_TIMEOUT_SECS", default=3.0)
+HUB_JWT_SECRET_MIN_CHARS = 32
+if HUB_JWT_SECRET and len(HUB_JWT_SECRET) < HUB_JWT_SECRET_MIN_CHARS:
+    raise ImproperlyConfigured(
+        f"HUB_JWT_SECRET must be at least {HUB_JWT_SECRET_MIN_CHARS} characters; "
+        "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    )
+
+
+def cors_allowed_origins(origins: list[str]) -> list[str]:
+    """The exact origins (``https://app.example.com[:port]``) that may call the
+    subscriber endpoints and open sockets from a browser; a wildcard, a path or
+    anything but http(s) stops the process with what to fix."""
+    checked = []
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        if (
+            "*" in origin
+            or scheme not in ("http", "https")
+            or not sep
+            or not host
+            or any(c in host for c in "/?#@ ")
+        ):
+            raise ImproperlyConfigured(
+                f"HUB_CORS_ALLOWED_ORIGINS: {origin!r} is not an exact origin. "
+                "List each site as scheme://host[:port], e.g. "
+                "https://app.example.com, with no path and no wildcard."
+            )
+        checked.append(origin.lower())
+    return checked
+
+
+HUB_CORS_ALLOWED_ORIGINS = cors_allowed_origins(
+    env.list("HUB_CORS_ALLOWED_ORIGINS", default=[])
+)
+# django-cors-headers: those origins only, on the subscriber's own endpoints
+# only, with the headers a token request needs; never cookies.
+CORS_ALLOWED_ORIGINS = HUB_CORS_ALLOWED_ORIGINS
+CORS_URLS_REGEX = (
+    r"^/api/(notifications/([0-9]+/(read/)?|read-all/|unread-count/)?"
+    r"|preferences/|topics/([-a-zA-Z0-9_]+/subscription/)?)$"
+)
+CORS_ALLOW_HEADERS = ("authorization", "content-type")
+CORS_ALLOW_CREDENTIALS = False
+
 # --- WebSockets -----------------------------------------------------------------
 # Largest text frame a socket accepts; larger closes with 1009. uvicorn's
 # --ws-max-size in the Procfile enforces the same limit before Django sees it.
@@ -310,6 +376,11 @@ WS_TICKET_TTL_SECS = 60
 WS_RATE_LIMIT_PER_MIN = env.int("WS_RATE_LIMIT_PER_MIN", default=600)
 # Frames past the limit, within a minute, before the socket is closed with 4429.
 WS_RATE_LIMIT_CLOSE_AFTER = 20
+# The hub's consumer loop (realtime.consumers): one inbox per socket, and group
+# events sent to idle sockets by the channel layer's reader. Off, consumers run
+# channels' stock loop: same behaviour, a fan-out to N sockets ~1.5x slower
+# (docs/PERFORMANCE.md). A switch to rule the hub's loop out when debugging.
+WS_INLINE_FANOUT = env.bool("WS_INLINE_FANOUT", default=True)
 
 # --- Notifications --------------------------------------------------------------
 # Most notifications one `resume` frame replays; the client resumes again from

@@ -19,6 +19,7 @@ api_patterns = [
     path("", include(email_urls.api_urlpatterns)),
     path("", include("chat.urls")),
     path("", include(dashboard_urls.api_urlpatterns)),
+    path("", include("subscribers.urls")),
 ]
 
 urlpatterns = [

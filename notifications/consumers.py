@@ -9,15 +9,9 @@ from notifications.errors import TopicForbidden, TopicNotFound
 from notifications.models import Notification
 from notifications.serializers import notification_payload
 from realtime import groups
-from realtime.consumers import (
-    CLOSE_NOT_AUTHENTICATED,
-    Forbidden,
-    HubConsumer,
-    NotFound,
-    require_int,
-    require_str,
-)
+from realtime.consumers import HubConsumer
 from realtime.db import database_read
+from realtime.frames import Forbidden, NotFound, require_int, require_str
 
 
 @database_read
@@ -39,79 +33,53 @@ def _after(user_id: int, last_id: int, limit: int) -> list[dict]:
 
 class NotificationConsumer(HubConsumer):
     frame_handlers = {
-        "ping": "frame_ping",
+        **HubConsumer.frame_handlers,
         "read": "frame_read",
         "read_all": "frame_read_all",
         "resume": "frame_resume",
         "subscribe": "frame_subscribe",
         "unsubscribe": "frame_unsubscribe",
     }
-    # subscription.changed joins or leaves a group first: it waits on Redis.
+    # Inline: these only check replayed ids and send; subscription.changed is
+    # not, as it joins or leaves a group first (a Redis round trip).
     inline_events = frozenset(
         {groups.NOTIFICATION_CREATED, groups.NOTIFICATION_READ, groups.TOPIC_EVENT}
     )
 
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.refuse(CLOSE_NOT_AUTHENTICATED, "authentication required")
-            return
+    async def opened(self, user) -> list[dict]:
         self.user_id = user.pk
-        self.user_group = groups.user(user.pk)
         # Ids a resume already sent; their live push, if it comes after, is skipped.
         self.replayed_ids: set[int] = set()
         # Join before reading the state, so nothing committed in between is missed.
-        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        await self.join(groups.user(user.pk))
         hello = await _hello(user)
-        self.topics: set[str] = set()
         for slug in hello["topics"]:
-            await self._join_topic(slug)
-        await self.accept()
-        await self.send_json(hello)
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "user_group"):
-            await self.channel_layer.group_discard(self.user_group, self.channel_name)
-            for slug in list(self.topics):
-                await self._leave_topic(slug)
-
-    async def _join_topic(self, slug: str) -> bool:
-        if slug in self.topics:
-            return False
-        self.topics.add(slug)
-        await self.channel_layer.group_add(groups.topic(slug), self.channel_name)
-        return True
-
-    async def _leave_topic(self, slug: str) -> bool:
-        if slug not in self.topics:
-            return False
-        self.topics.discard(slug)
-        await self.channel_layer.group_discard(groups.topic(slug), self.channel_name)
-        return True
+            await self.join(groups.topic(slug))
+        return [hello]
 
     async def frame_subscribe(self, frame: dict) -> None:
         slug = require_str(frame, "topic", max_chars=64)
         try:
             await database_sync_to_async(services.topic_subscribe)(
-                user=self.scope["user"], slug=slug
+                user=self.user, slug=slug
             )
         except TopicNotFound as exc:
             raise NotFound(f"No topic {slug!r}.") from exc
         except TopicForbidden as exc:
             raise Forbidden(f"You may not follow {slug!r}.") from exc
         # Join and answer now; the subscription.changed echo finds it done.
-        await self._join_topic(slug)
+        await self.join(groups.topic(slug))
         await self.send_json({"type": "subscribed", "topic": slug})
 
     async def frame_unsubscribe(self, frame: dict) -> None:
         slug = require_str(frame, "topic", max_chars=64)
         try:
             await database_sync_to_async(services.topic_unsubscribe)(
-                user=self.scope["user"], slug=slug
+                user=self.user, slug=slug
             )
         except TopicNotFound as exc:
             raise NotFound(f"No topic {slug!r}.") from exc
-        await self._leave_topic(slug)
+        await self.leave(groups.topic(slug))
         await self.send_json({"type": "unsubscribed", "topic": slug})
 
     async def frame_read(self, frame: dict) -> None:
@@ -160,10 +128,11 @@ class NotificationConsumer(HubConsumer):
 
     async def subscription_changed(self, event: dict) -> None:
         """Another tab or the HTTP API (un)followed a topic: follow suit."""
+        group = groups.topic(event["topic"])
         if event["subscribed"]:
-            changed = await self._join_topic(event["topic"])
+            changed = await self.join(group)
         else:
-            changed = await self._leave_topic(event["topic"])
+            changed = await self.leave(group)
         if changed:
             await self.send_frames(event)
 

@@ -18,6 +18,7 @@ from notifications.models import (
     Notification,
     Topic,
 )
+from subscribers.serializers import external_ids_field
 
 
 def iso(value: datetime | None) -> str | None:
@@ -131,9 +132,30 @@ class NotificationCreateSerializer(NotificationContentSerializer):
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
         max_length=settings.NOTIFY_MAX_RECIPIENTS,
+        required=False,
         help_text="User ids; at most NOTIFY_MAX_RECIPIENTS (1000). "
-        "Use broadcasts for larger audiences.",
+        "Use broadcasts for larger audiences. Or give `subscribers`.",
     )
+    subscribers = external_ids_field(
+        min_length=1,
+        max_length=settings.NOTIFY_MAX_RECIPIENTS,
+        required=False,
+        help_text="External ids (the product's ids for its users), instead of "
+        "`recipients`; unknown ones are created as subscribers.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("recipients" in attrs) == ("subscribers" in attrs):
+            raise serializers.ValidationError(
+                {
+                    "recipients": "Give one of recipients (user ids) and "
+                    "subscribers (external ids)."
+                }
+            )
+        return attrs
+
+    def validate_subscribers(self, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
     def validate_recipients(self, value: list[int]) -> list[int]:
         ids = sorted(set(value))

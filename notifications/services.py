@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -31,6 +32,9 @@ from notifications.serializers import notification_payload
 from realtime import publish
 
 logger = logging.getLogger(__name__)
+
+# notifications.tasks.fan_out_broadcast, queued by name (tasks import services).
+FAN_OUT_BROADCAST_TASK = "workers.fan_out_broadcast"
 
 
 def notify(
@@ -288,10 +292,8 @@ def broadcast(
 
 
 def _enqueue_fan_out(broadcast_id: int) -> None:
-    from workers.tasks import fan_out_broadcast
-
     try:
-        fan_out_broadcast.delay(broadcast_id)
+        current_app.send_task(FAN_OUT_BROADCAST_TASK, args=[broadcast_id])
     except Exception:  # the broker is down: the row stays queued for the sweeper
         logger.exception("could not queue broadcast %s; the sweeper will", broadcast_id)
 

@@ -21,6 +21,9 @@ from notifications.serializers import (
     TopicEventSerializer,
     TopicSerializer,
 )
+from subscribers.authentication import AcceptsConnectionTokens
+from subscribers.models import Scope
+from subscribers.permissions import user_rule_or_key_scope
 
 IDEMPOTENCY_KEY_MAX_CHARS = 128
 
@@ -30,7 +33,7 @@ class Conflict(ValidationError):
     default_code = "conflict"
 
 
-class TopicListView(APIView):
+class TopicListView(AcceptsConnectionTokens, APIView):
     def get_permissions(self):
         if self.request.method == "POST":
             return [IsAdminUser()]
@@ -49,7 +52,7 @@ class TopicListView(APIView):
         return Response(TopicSerializer(topic).data, status=status.HTTP_201_CREATED)
 
 
-class TopicSubscriptionView(APIView):
+class TopicSubscriptionView(AcceptsConnectionTokens, APIView):
     @extend_schema(request=None, responses=SubscriptionStateSerializer)
     def put(self, request, slug: str):
         try:
@@ -70,7 +73,7 @@ class TopicSubscriptionView(APIView):
 
 
 class TopicEventView(APIView):
-    permission_classes = [CanBroadcast]
+    permission_classes = [user_rule_or_key_scope(CanBroadcast, Scope.BROADCAST)]
     throttle_classes = [WriteRateThrottle]
     throttle_scope = "topic_events"
 
@@ -88,7 +91,7 @@ class TopicEventView(APIView):
 
 
 class BroadcastListView(APIView):
-    permission_classes = [CanBroadcast]
+    permission_classes = [user_rule_or_key_scope(CanBroadcast, Scope.BROADCAST)]
     throttle_classes = [WriteRateThrottle]
     throttle_scope = "broadcasts"
 
@@ -113,7 +116,10 @@ class BroadcastListView(APIView):
         serializer = BroadcastCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         item, _ = services.broadcast(
-            **serializer.validated_data, created_by=request.user, idempotency_key=key
+            **serializer.validated_data,
+            # None for an API key, which is no user.
+            created_by=request.user if request.user.is_authenticated else None,
+            idempotency_key=key,
         )
         return Response(
             {"id": item.pk, "status": item.status}, status=status.HTTP_202_ACCEPTED

@@ -19,6 +19,10 @@ from notifications.serializers import (
     NotificationSerializer,
     UnreadCountSerializer,
 )
+from subscribers.authentication import AcceptsConnectionTokens
+from subscribers.models import Scope
+from subscribers.permissions import user_rule_or_key_scope
+from subscribers.services import subscribers_ensure
 
 
 class FeedPagination(CursorPagination):
@@ -29,7 +33,10 @@ class FeedPagination(CursorPagination):
 
 
 class NotificationViewSet(
-    mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    AcceptsConnectionTokens,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = NotificationSerializer
     pagination_class = FeedPagination
@@ -39,7 +46,7 @@ class NotificationViewSet(
 
     def get_permissions(self):
         if self.action == "create":
-            return [CanCreateNotifications()]
+            return [user_rule_or_key_scope(CanCreateNotifications, Scope.NOTIFY)()]
         return super().get_permissions()
 
     def get_throttles(self):
@@ -71,7 +78,13 @@ class NotificationViewSet(
     def create(self, request):
         serializer = NotificationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = services.notify(**serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        if "subscribers" in fields:
+            # Unknown external ids become subscribers: a product may notify a
+            # user before their first visit.
+            ids = subscribers_ensure(external_ids=fields.pop("subscribers"))
+            fields["recipients"] = sorted(ids.values())
+        created = services.notify(**fields)
         return Response({"created": len(created)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})

@@ -1,9 +1,23 @@
-"""The base of every hub consumer: frame limits, JSON parsing, error frames.
+"""The base of every hub consumer: who the user is, the groups it is in, frame
+limits and error frames, and the loop that feeds it.
 
-A subclass maps frame types to methods in ``frame_handlers``; a handler gets the
-parsed frame (a dict) and raises :class:`FrameError` for bad input, which becomes
-``{"type": "error", "code", "message"}`` while the socket stays open.
+A subclass says what a signed-in socket does in :meth:`HubConsumer.opened`
+(join groups, read the state, return the first frames, or raise
+:class:`Refused`), maps frame types to methods in ``frame_handlers``, and
+handles channel-layer events named after their type (``notification.created``
+-> ``notification_created``). Handlers raise :class:`realtime.frames.FrameError`
+for bad input, which becomes an error frame while the socket stays open.
+
+Authentication (docs/PROTOCOL.md): the handshake's credential (session cookie,
+``?ticket=``, ``Authorization: Token`` or ``Bearer``, set by realtime.security)
+signs the socket in before it is accepted. A handshake with none is accepted
+and must send ``{"type": "auth", "token": <connection token>}`` first, within
+``WS_AUTH_TIMEOUT_SECS``. A socket signed in by a connection token is closed
+with 4401 when the token expires, unless an ``auth`` frame with a newer token
+for the same subscriber extends it.
 """
+
+from __future__ import annotations
 
 import asyncio
 import functools
@@ -17,7 +31,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import metrics
-from realtime.layer import HubPubSubChannelLayer, Inbox
+from realtime import frames, security
+from realtime.eager import start_eagerly
+from realtime.frames import FrameError
+from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
 
 logger = logging.getLogger(__name__)
 
@@ -27,29 +44,16 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_BIG = 1009
 
-# Deepest JSON nesting a frame may have; deeper frames get `invalid_json`.
-WS_MAX_JSON_DEPTH = 32
 _RATE_WINDOW_SECS = 60.0
 
 
-class FrameError(Exception):
-    """Bad input on a socket: becomes an error frame; the socket stays open."""
+class Refused(Exception):
+    """Raised by :meth:`HubConsumer.opened`: the socket is closed with ``code``."""
 
-    code = "invalid"
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-
-
-class Forbidden(FrameError):
-    code = "forbidden"
-
-
-class NotFound(FrameError):
-    code = "not_found"
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 class RateWindow:
@@ -77,61 +81,19 @@ class RateWindow:
         return self._strikes
 
 
-def _too_deep(text: str, limit: int) -> bool:
-    """True if brackets nest deeper than ``limit`` (strings are skipped)."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
-def require_int(frame: dict, field: str, *, minimum: int = 0) -> int:
-    """The integer ``frame[field]``, or a FrameError naming the field."""
-    value = frame.get(field)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FrameError(f"'{field}' must be an integer.")
-    if value < minimum:
-        raise FrameError(f"'{field}' must be at least {minimum}.")
-    return value
-
-
-def require_str(frame: dict, field: str, *, max_chars: int) -> str:
-    """The string ``frame[field]``, non-empty and at most ``max_chars`` long."""
-    value = frame.get(field)
-    if not isinstance(value, str) or not value:
-        raise FrameError(f"'{field}' must be a non-empty string.")
-    if len(value) > max_chars:
-        raise FrameError(f"'{field}' must be at most {max_chars} characters.")
-    return value
-
-
 async def _read_client(inbox: Inbox, receive) -> None:
-    """Put each client message into ``inbox`` as ``(message, handled)`` and wait
-    until the consumer has handled it before reading the next."""
+    """Put each client message into ``inbox`` and wait until the consumer has
+    handled it before reading the next (so uvicorn's flow control still holds
+    a fast client back)."""
     loop = asyncio.get_running_loop()
     while True:
         try:
             message = await receive()
         except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
-            inbox.put_nowait(exc)
+            inbox.put(Item(Kind.FAILED, exc))
             return
         handled = loop.create_future()
-        inbox.put_nowait((message, handled))
+        inbox.put(Item(Kind.CLIENT, message, handled))
         await handled
 
 
@@ -139,77 +101,52 @@ async def _read_layer(inbox: Inbox, channel_receive) -> None:
     """Put each message another channel layer delivers into ``inbox``."""
     while True:
         try:
-            inbox.put_nowait(await channel_receive())
+            inbox.put(Item(Kind.MESSAGE, await channel_receive()))
         except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
-            inbox.put_nowait(exc)
+            inbox.put(Item(Kind.FAILED, exc))
             return
 
 
-class _Unfinished:
-    """A handler the layer's reader started (``HubConsumer.handle_now``) that has
-    to wait: the server stopped writing to a client that reads slowly. The
-    consumer's own task awaits the rest, so the reader goes on to the group's
-    other sockets meanwhile."""
-
-    __slots__ = ("_coro", "_waiting_on")
-
-    def __init__(self, coro, waiting_on) -> None:
-        self._coro = coro
-        self._waiting_on = waiting_on
-
-    def __await__(self):
-        # ``yield from`` for a coroutine already started elsewhere: hand what it
-        # waits on to this task, and send or throw back what the task got.
-        coro, waiting_on = self._coro, self._waiting_on
-        while True:
-            try:
-                sent = yield waiting_on
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: BLE001 (a cancel, thrown in)
-                try:
-                    waiting_on = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    waiting_on = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
 class HubConsumer(AsyncWebsocketConsumer):
-    """A JSON-frame WebSocket consumer with the hub's limits and error frames."""
+    """A signed-in JSON-frame WebSocket with the hub's limits and error frames."""
 
     # frame type -> name of the async method handling it
-    frame_handlers: dict[str, str] = {"ping": "frame_ping"}
+    frame_handlers: dict[str, str] = {"ping": "frame_ping", "auth": "frame_auth"}
     # Channel-layer event types whose handler only checks this consumer's state
     # and sends frames the publisher encoded (``send_frames``): while the socket
     # is accepted and the consumer idle, the layer's reader runs the handler
-    # itself (``handle_now``) rather than waking this consumer's task for it.
-    # A fan-out to thousands of sockets then costs no task wake-up per socket.
-    # No database, no await but the send: the handler runs in the reader's task.
+    # itself (``handle_now``) rather than waking this consumer's task for it,
+    # so a fan-out to thousands of sockets wakes no task per socket. No
+    # database, no await but the send: the handler runs in the reader's task.
     inline_events: frozenset[str] = frozenset()
 
+    # --- the loop ---------------------------------------------------------------
+
     async def __call__(self, scope, receive, send):
-        """channels' ``AsyncConsumer.__call__`` with one inbox and no per-message Task.
+        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``).
 
         channels waits on its two sources (the client, the channel layer) with
-        ``asyncio.wait`` and a new Task for every message; in a fan-out to
-        thousands of sockets that bookkeeping cost more than the sends. Here the
-        hub's layer puts this channel's messages straight into an inbox
-        (realtime.layer), a reader task adds the client's frames, and this
-        task handles the inbox in arrival order, one message at a time, as
-        channels does. The client's reader waits for each frame to be handled
-        before reading the next, so uvicorn's flow control (it stops reading the
-        socket until the app takes the frame) still holds a fast client back.
-        Another layer (the in-memory one in unit tests) gets a reader too.
-
-        While this task waits on an empty inbox, the layer's reader handles the
-        ``inline_events`` itself (``handle_now``), and queues here only what
-        it could not finish: a fan-out then wakes no task per socket.
+        ``asyncio.wait`` and a new Task for every message. The hub's loop has
+        the layer put this channel's messages straight into an :class:`Inbox`,
+        a reader task adds the client's frames, and this task handles the inbox
+        in arrival order, one item at a time, as channels does. While it waits
+        on an empty inbox, the layer's reader handles ``inline_events`` itself.
+        Both loops run the same handlers; the consumer tests run on both.
         """
+        try:
+            if settings.WS_INLINE_FANOUT:
+                await self._run_inbox_loop(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
+        finally:
+            # Counted closed once its groups and channel are gone too: closing
+            # thousands at once keeps the process busy for seconds after the
+            # sockets themselves are shut (the bench waits on this count).
+            if getattr(self, "_accepted", False):
+                metrics.SOCKETS_OPEN.labels(path=self.metrics_path).dec()
+                self._accepted = False
+
+    async def _run_inbox_loop(self, scope, receive, send) -> None:
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
@@ -217,51 +154,50 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.channel_layer.receive, self.channel_name
         )
         self.base_send = send
+        loop_layer = None
         if isinstance(self.channel_layer, HubPubSubChannelLayer):
             loop_layer = self.channel_layer.loop_layer()
-            inbox, decode = loop_layer.inbox(self.channel_name), loop_layer.decode
-            self._inbox, self._decode = inbox, decode
-            readers = [asyncio.create_task(_read_client(inbox, receive))]
+            self._inbox, self._decode = (
+                loop_layer.inbox(self.channel_name),
+                loop_layer.decode,
+            )
+            readers = [asyncio.create_task(_read_client(self._inbox, receive))]
         else:
-            inbox, decode, loop_layer = Inbox(), None, None
+            self._inbox = Inbox()
             readers = [
-                asyncio.create_task(_read_client(inbox, receive)),
-                asyncio.create_task(_read_layer(inbox, self.channel_receive)),
+                asyncio.create_task(_read_client(self._inbox, receive)),
+                asyncio.create_task(_read_layer(self._inbox, self.channel_receive)),
             ]
         try:
             while True:
-                item = await inbox.get()
-                if type(item) is bytes:  # from the hub's layer
-                    await self.dispatch(decode(item))
-                elif type(item) is dict:  # from another layer's reader
-                    await self.dispatch(item)
-                elif type(item) is tuple:  # a client frame: (message, handled)
-                    message, handled = item
-                    try:
-                        await self.dispatch(message)
-                    finally:
-                        if not handled.done():
-                            handled.set_result(None)
-                elif type(item) is _Unfinished:  # started by handle_now
-                    await item
-                else:  # a reader's exception
-                    raise item
+                await self._handle(await self._inbox.get())
         except StopConsumer:
             pass
         finally:
-            inbox.handle_now = None
+            self._inbox.handle_now = None
             for reader in readers:
                 reader.cancel()
             # The in-memory layer's reader forgets the channel when cancelled.
             await asyncio.gather(*readers, return_exceptions=True)
             if loop_layer is not None:
                 await loop_layer.discard_channel(self.channel_name)
-            # Counted closed once its groups and channel are gone too: closing
-            # thousands at once keeps the process busy for seconds after the
-            # sockets themselves are shut (the bench waits on this count).
-            if getattr(self, "_accepted", False):
-                metrics.SOCKETS_OPEN.labels(path=self.metrics_path).dec()
-                self._accepted = False
+
+    async def _handle(self, item: Item) -> None:
+        match item.kind:
+            case Kind.RAW:
+                await self.dispatch(self._decode(item.payload))
+            case Kind.MESSAGE:
+                await self.dispatch(item.payload)
+            case Kind.CLIENT:
+                try:
+                    await self.dispatch(item.payload)
+                finally:
+                    if not item.done.done():
+                        item.done.set_result(None)
+            case Kind.PENDING:
+                await item.payload
+            case Kind.FAILED:
+                raise item.payload
 
     async def dispatch(self, message):
         # channels runs close_old_connections() in a worker thread before every
@@ -272,9 +208,9 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    def handle_now(self, raw: bytes):
+    def handle_now(self, raw: bytes) -> Item | None:
         """Handle a layer message in the layer's reader, the consumer being idle
-        (realtime.layer.Inbox): ``None`` if done, else what this consumer's
+        (realtime.layer.Inbox): ``None`` if done, else the Item this consumer's
         task must still handle, in the inbox's order.
 
         A handler that would wait (the server's ``send`` when the client reads
@@ -286,32 +222,144 @@ class HubConsumer(AsyncWebsocketConsumer):
             message = self._decode(raw)
             handler = self._inline_handlers.get(message.get("type"))
             if handler is None:
-                return message  # the task dispatches it
-            coro = handler(message)
-            try:
-                waiting_on = coro.send(None)
-            except StopIteration:
-                return None
-            return _Unfinished(coro, waiting_on)
+                return Item(Kind.MESSAGE, message)
+            rest = start_eagerly(handler(message))
+            return None if rest is None else Item(Kind.PENDING, rest)
         except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
-            return exc
+            return Item(Kind.FAILED, exc)
+
+    # --- opening: who the user is ---------------------------------------------
 
     async def websocket_connect(self, message):
         self.frame_rate = RateWindow(settings.WS_RATE_LIMIT_PER_MIN)
+        self.user = None
+        self.joined_groups: set[str] = set()
         self._accepted = False
         self._closed = False
+        self._token_sub: str | None = None
+        self._expiry: asyncio.TimerHandle | None = None
         await super().websocket_connect(message)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            try:
+                first_frames = await self._open(user, self.scope.get("token_claims"))
+            except Refused as refused:
+                await self.refuse(refused.code, refused.reason)
+                return
+            await self.accept()
+            await self._send_opening(first_frames)
+        elif self.scope.get("credential_given"):
+            await self.refuse(CLOSE_NOT_AUTHENTICATED, "authentication required")
+        else:
+            # No credential on the handshake: the first frame must be `auth`.
+            await self.accept()
+            self._expiry = asyncio.get_running_loop().call_later(
+                settings.WS_AUTH_TIMEOUT_SECS, self._close_unauthenticated
+            )
+
+    async def opened(self, user) -> list[dict]:
+        """A subclass's hook: ``user`` is signed in. Join groups (:meth:`join`),
+        read the state, and return the frames the socket starts with; raise
+        :class:`Refused` to close it instead."""
+        return []
+
+    async def ready(self) -> None:
+        """A subclass's hook: the opening frames are sent."""
+
+    async def _open(self, user, claims: dict | None) -> list[dict]:
+        self.user = user
+        if claims is not None:
+            self._token_sub = claims["sub"]
+            self._expire_at(claims["exp"])
+        return await self.opened(user)
+
+    async def _send_opening(self, first_frames: list[dict]) -> None:
+        for frame in first_frames:
+            await self.send_json(frame)
+        await self.ready()
+
+    def _expire_at(self, exp: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = asyncio.get_running_loop().call_later(
+            max(0.0, exp - time.time()), self._close_unauthenticated
+        )
+
+    def _close_unauthenticated(self) -> None:
+        """The auth deadline or the token's expiry passed: close with 4401."""
+        self._expiry = None
+        if not self._closed:
+            metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_NOT_AUTHENTICATED)).inc()
+            reason = "token expired" if self.user else "authentication required"
+            task = asyncio.ensure_future(self.close(CLOSE_NOT_AUTHENTICATED, reason))
+            self._closing = task  # keep a reference until it is done
+
+    async def frame_auth(self, frame: dict) -> None:
+        """Sign in with a connection token, or extend the one the socket has."""
+        token = frames.require_str(frame, "token", max_chars=8192)
+        try:
+            user, claims = await security.connection_token_user(token)
+        except security.InvalidCredential as exc:
+            if self.user is None:
+                await self.close(CLOSE_NOT_AUTHENTICATED, "invalid token")
+                return
+            raise FrameError(str(exc), "forbidden") from exc
+        if self.user is None:
+            try:
+                first_frames = await self._open(user, claims)
+            except Refused as refused:
+                await self.close(refused.code, refused.reason)
+                return
+            await self._send_opening(first_frames)
+            return
+        if self._token_sub != claims["sub"]:
+            raise FrameError(
+                "A socket's token can only be replaced by one for the same subscriber.",
+                "forbidden",
+            )
+        self._expire_at(claims["exp"])
+        await self.send_json({"type": "auth_ok", "expires_at": int(claims["exp"])})
+
+    # --- groups -----------------------------------------------------------------
+
+    async def join(self, group: str) -> bool:
+        """Join a channel-layer group; False if this socket is in it already."""
+        if group in self.joined_groups:
+            return False
+        self.joined_groups.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+        return True
+
+    async def leave(self, group: str) -> bool:
+        """Leave a channel-layer group; False if this socket was not in it."""
+        if group not in self.joined_groups:
+            return False
+        self.joined_groups.discard(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+        return True
+
+    async def websocket_disconnect(self, message):
+        if self._expiry is not None:
+            self._expiry.cancel()
+        for group in list(self.joined_groups):
+            await self.leave(group)
+        await super().websocket_disconnect(message)
+
+    # --- sending ----------------------------------------------------------------
 
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self._accepted = True
-        inbox = getattr(self, "_inbox", None)  # only on the hub's layer
+        inbox = getattr(self, "_inbox", None)  # only in the hub's loop
         if inbox is not None and self.inline_events:
             self._inline_handlers = {
                 kind: getattr(self, kind.replace(".", "_"))
                 for kind in self.inline_events
             }
-            inbox.handle_now = self.handle_now
+            if hasattr(self, "_decode"):  # on the hub's layer
+                inbox.handle_now = self.handle_now
         metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
 
@@ -322,7 +370,8 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def refuse(self, code: int, reason: str = "") -> None:
         """Accept, then close with an application code browsers can read."""
         metrics.SOCKETS_REFUSED.labels(code=str(code)).inc()
-        await super().accept()
+        if not self._accepted:
+            await super().accept()
         await self.close(code=code, reason=reason)
 
     async def close(self, code=None, reason=None) -> None:
@@ -355,6 +404,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.base_send({"type": "websocket.send", "text": text})
         metrics.FRAMES_DELIVERED.inc(len(event["frames"]))
 
+    # --- receiving --------------------------------------------------------------
+
     async def rate_limited(self, window: RateWindow, what: str = "frames") -> bool:
         """Count one hit on ``window``; True if the frame must be dropped.
 
@@ -384,15 +435,16 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         if await self.rate_limited(self.frame_rate):
             return
-        if text_data is None:
-            await self.send_error("invalid_json", "Frames must be JSON text.")
+        frame = frames.parse(text_data) if text_data is not None else None
+        if self.user is None and (frame is None or frame.get("type") != "auth"):
+            # Not signed in yet: the one frame taken is `auth`.
+            await self.close(CLOSE_NOT_AUTHENTICATED, "send auth first")
             return
-        frame = self._parse(text_data)
         if frame is None:
             await self.send_error(
                 "invalid_json",
-                "Frames must be a JSON object nested at most "
-                f"{WS_MAX_JSON_DEPTH} deep.",
+                "Frames must be JSON text: an object nested at most "
+                f"{frames.WS_MAX_JSON_DEPTH} deep.",
             )
             return
         handler_name = self.frame_handlers.get(self.frame_type(frame))
@@ -411,22 +463,14 @@ class HubConsumer(AsyncWebsocketConsumer):
         kind = frame.get("type")
         return kind if isinstance(kind, str) else None
 
-    @staticmethod
-    def _parse(text: str) -> dict | None:
-        if _too_deep(text, WS_MAX_JSON_DEPTH):
-            return None
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            return None
-        return frame if isinstance(frame, dict) else None
-
     async def frame_ping(self, frame: dict) -> None:
         await self.send_json({"type": "pong"})
 
 
-class UnknownPathConsumer(HubConsumer):
+class UnknownPathConsumer(AsyncWebsocketConsumer):
     """Any WebSocket path no app routes: refused with 4404 and a reason."""
 
     async def connect(self) -> None:
-        await self.refuse(CLOSE_NOT_FOUND, "no such WebSocket endpoint")
+        metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_NOT_FOUND)).inc()
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND, reason="no such WebSocket endpoint")

@@ -1,82 +1,116 @@
 """The channel layer the hub runs on: channels_redis' pub/sub layer, with inboxes.
 
-channels_redis gives each consumer's channel an ``asyncio.Queue`` that the
-layer's Redis reader fills, and a consumer takes one message by awaiting
-``receive()``, which finds this loop's layer and waits on that queue. A
-consumer that also waits on its client (channels' ``await_many_dispatch``) adds
-a Task and an ``asyncio.wait`` per message. In a fan-out to thousands of
-sockets those hops cost more than the sends themselves (docs/PERFORMANCE.md).
+This is the one module that knows channels_redis' internals; everything else
+uses the public methods of :class:`HubPubSubChannelLayer` (``publish_many``,
+``subscriber_counts``, ``groups_with_subscribers``, ``loop_layer``) or the
+channel-layer API channels documents. The names it relies on, and the versions
+they were read from, are pinned by ``tests/realtime/test_layer.py``:
+``RedisPubSubChannelLayer._get_layer``, ``._layers``, ``._args``, ``._kwargs``
+and ``channels_redis.utils._wrap_close`` (one layer per event loop);
+``RedisPubSubLoopLayer.channels``, ``._shards``, ``._get_shard``,
+``._get_group_channel_name`` and ``._subscribe_to_channel`` (routing, and the
+per-channel queue); a shard's ``_lock``, ``_ensure_redis`` and ``_redis`` (a
+pipeline and PUBSUB queries on the shard's own connection).
 
-Here each channel's queue is an :class:`Inbox`: a deque and one waiter. The
-layer's reader appends the raw message to every member's inbox, and
-:class:`realtime.consumers.HubConsumer` waits on its inbox directly, for
-the layer's messages and its client's frames alike, so a group message wakes
-each consumer once. ``receive()`` still works as channels documents it.
-
-A consumer that is idle (waiting on an empty inbox) may take a layer message
-on the spot: if it set :attr:`Inbox.handle_now`, the layer's reader calls it
-instead of waking the consumer's task, and only what it could not finish there
-goes into the inbox (realtime.consumers, ``HubConsumer.inline_events``).
-
-Decoding is shared too: one group message is one bytes object put into every
-member's inbox, so :meth:`HubPubSubLoopLayer.decode` decodes it once and
-hands each consumer its own shallow copy.
+Why a subclass. channels_redis gives each consumer's channel an
+``asyncio.Queue`` that the layer's Redis reader fills, and a consumer takes
+one message by awaiting ``receive()``, which finds this loop's layer and waits
+on that queue; channels' consumer loop adds a Task and an ``asyncio.wait`` per
+message. Here each channel's queue is an :class:`Inbox` that the hub's base
+consumer (realtime.consumers) waits on directly, for the layer's messages and
+its client's frames alike, so a group message wakes each consumer once, and an
+idle consumer may even handle it in the reader (:attr:`Inbox.handle_now`).
+One group message is one bytes object put into every member's inbox, so
+:meth:`HubPubSubLoopLayer.decode` decodes it once. ``receive()`` still works as
+channels documents it (channels' stock consumer loop uses it).
 """
+
+from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from channels_redis.utils import _wrap_close
 
 
+class Kind(enum.Enum):
+    """What an :class:`Item` carries."""
+
+    RAW = "raw"  # bytes from the hub's layer, decoded by the consumer
+    MESSAGE = "message"  # a decoded message from another layer
+    CLIENT = "client"  # a client's ASGI message; ``done`` is set once handled
+    PENDING = "pending"  # the rest of a handler the layer's reader started
+    FAILED = "failed"  # a reader's exception, raised again by the consumer
+
+
+@dataclass(slots=True, frozen=True)
+class Item:
+    """One thing a consumer has to handle, tagged with its :class:`Kind`."""
+
+    kind: Kind
+    payload: Any
+    done: asyncio.Future | None = None
+
+
 class Inbox:
     """What a consumer has to handle, in arrival order; one task waits on it.
 
-    The layer puts raw messages (``bytes``); a consumer also puts its client's
-    frames. ``get()`` is for one waiting task at a time, as a channel has one
-    consumer.
+    The layer's reader puts raw messages (``put_nowait(bytes)``, channels_redis'
+    queue interface); the consumer puts its client's frames and its readers'
+    failures as :class:`Item`. ``get()`` returns Items, for one waiting task at
+    a time, as a channel has one consumer.
 
     ``handle_now``, if a consumer sets it, is called with a raw message put
     while that task waits on an empty inbox (the consumer is idle, so nothing
     is ahead of the message and no handler is running). It returns ``None`` if
-    it handled the message, else the item to queue instead (it must not
-    raise): the consumer's task is woken for that as for any other. While it
-    runs, the inbox counts as busy, so whatever is put meanwhile queues behind
-    that item.
+    it handled the message, else the Item to queue instead (it must not
+    raise). While it runs the inbox counts as busy, so whatever is put
+    meanwhile queues behind that Item.
     """
 
     __slots__ = ("_busy", "_items", "_loop", "_waiter", "handle_now")
 
     def __init__(self) -> None:
-        self._items: collections.deque = collections.deque()
+        self._items: collections.deque[Item] = collections.deque()
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future | None = None
         self._busy = False
-        self.handle_now: Callable[[bytes], object] | None = None
+        self.handle_now: Callable[[bytes], Item | None] | None = None
 
-    def put_nowait(self, item) -> None:
+    def put_nowait(self, raw: bytes) -> None:
+        """Queue a raw layer message (or hand it to ``handle_now``)."""
         waiter = self._waiter
         idle = waiter is not None and not waiter.done() and not self._busy
-        if idle and self.handle_now is not None and type(item) is bytes:
+        if idle and self.handle_now is not None:
             self._busy = True
             try:
-                item = self.handle_now(item)
+                item = self.handle_now(raw)
             finally:
                 self._busy = False
             if item is not None:  # ahead of anything put while it ran
                 self._items.appendleft(item)
-            if not self._items:
-                return
-        else:
-            self._items.append(item)
-            if self._busy:  # woken, if need be, once handle_now returns
-                return
+            if self._items:
+                self._wake()
+            return
+        self.put(Item(Kind.RAW, raw))
+
+    def put(self, item: Item) -> None:
+        """Queue an Item for the consumer's task."""
+        self._items.append(item)
+        if not self._busy:  # else woken, if need be, once handle_now returns
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def get(self):
+    async def get(self) -> Item:
         while not self._items:
             self._waiter = self._loop.create_future()
             try:
@@ -101,6 +135,19 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         self.channels[channel] = Inbox()
         await self._get_shard(channel).subscribe(channel)
 
+    async def receive(self, channel: str) -> dict:
+        """channels' ``receive``: the next message of a channel, decoded."""
+        if channel not in self.channels:
+            await self._subscribe_to_channel(channel)
+        inbox = self.channels[channel]
+        try:
+            item = await inbox.get()
+        except (asyncio.CancelledError, GeneratorExit):
+            # As channels_redis does: a cancelled receive is a consumer ending.
+            await self.discard_channel(channel)
+            raise
+        return self.decode(item.payload)
+
     def inbox(self, channel: str) -> Inbox:
         return self.channels[channel]
 
@@ -118,10 +165,35 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
             self._last_raw = raw
         return dict(self._last_message)
 
+    def route(self, group: str) -> tuple[Any, str]:
+        """The shard and Redis channel that carry ``group`` (as group_send picks)."""
+        channel = self._get_group_channel_name(group)
+        return self._get_shard(channel), channel
+
+    def group_of(self, redis_channel: bytes | str) -> str:
+        """The group name a Redis channel of this layer carries."""
+        name = (
+            redis_channel.decode()
+            if isinstance(redis_channel, bytes)
+            else redis_channel
+        )
+        return name[len(self._get_group_channel_name("")) :]
+
+    def shards(self) -> list:
+        return list(self._shards)
+
+
+async def _on_shard(shard, command: Callable[[Any], Any]) -> Any:
+    """Run ``command(redis)`` on a shard's connection, under the shard's lock
+    (as its own publish does), connecting first if need be."""
+    async with shard._lock:
+        shard._ensure_redis()
+        return await command(shard._redis)
+
 
 class HubPubSubChannelLayer(RedisPubSubChannelLayer):
-    """``channels_redis.pubsub.RedisPubSubChannelLayer`` with inboxes and
-    shared decoding; configured like it (``hosts``, ``prefix``)."""
+    """``channels_redis.pubsub.RedisPubSubChannelLayer`` with inboxes, shared
+    decoding and batch operations; configured like it (``hosts``, ``prefix``)."""
 
     def _get_layer(self) -> HubPubSubLoopLayer:
         loop = asyncio.get_running_loop()
@@ -135,3 +207,53 @@ class HubPubSubChannelLayer(RedisPubSubChannelLayer):
     def loop_layer(self) -> HubPubSubLoopLayer:
         """This event loop's layer, for a consumer to keep for its lifetime."""
         return self._get_layer()
+
+    async def publish_many(self, batch: Iterable[tuple[str, dict]]) -> None:
+        """``group_send`` each (group, message) pair, in order, with one pipeline
+        (one round trip) per shard. Messages land exactly where ``group_send``
+        would put them: same Redis channel, same shard, same per-shard lock."""
+        layer = self._get_layer()
+        by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+        for group, message in batch:
+            shard, channel = layer.route(group)
+            by_shard.setdefault(shard, []).append((channel, self.serialize(message)))
+
+        for shard, items in by_shard.items():
+
+            async def send(redis, items=items):
+                pipe = redis.pipeline(transaction=False)
+                for channel, data in items:
+                    pipe.publish(channel, data)
+                await pipe.execute()
+
+            await _on_shard(shard, send)
+
+    async def subscriber_counts(self, group_names: Iterable[str]) -> dict[str, int]:
+        """How many processes subscribe to each group's Redis channel, cluster
+        wide (PUBSUB NUMSUB, one round trip per shard)."""
+        layer = self._get_layer()
+        by_shard: dict[Any, list[str]] = {}
+        for group in group_names:
+            shard, channel = layer.route(group)
+            by_shard.setdefault(shard, []).append(channel)
+        counts: dict[str, int] = {}
+        for shard, channels in by_shard.items():
+            replies = await _on_shard(
+                shard, lambda redis, c=channels: redis.pubsub_numsub(*c)
+            )
+            for channel, subscribers in replies:
+                counts[layer.group_of(channel)] = subscribers
+        return counts
+
+    async def groups_with_subscribers(self, prefix: str) -> list[str]:
+        """The groups starting with ``prefix`` that some process subscribes to,
+        cluster wide (PUBSUB CHANNELS, one round trip per shard)."""
+        layer = self._get_layer()
+        _, pattern = layer.route(prefix)
+        found: list[str] = []
+        for shard in layer.shards():
+            channels = await _on_shard(
+                shard, lambda redis: redis.pubsub_channels(pattern + "*")
+            )
+            found.extend(layer.group_of(channel) for channel in channels)
+        return found

@@ -30,12 +30,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import transaction
 
 from hub import metrics
 from realtime import groups
+from realtime.layer import HubPubSubChannelLayer
 
 logger = logging.getLogger(__name__)
 
@@ -97,18 +97,18 @@ _publisher = _PublisherLoop()
 async def asend_many(batch: Iterable[tuple[str, dict]]) -> None:
     """Send each (group, message) pair, in order, on the caller's loop.
 
-    On the Redis pub/sub layer the PUBLISH commands for each shard go out in one
-    pipeline: one round trip for a whole broadcast chunk instead of one per
-    user (measured: ~215 us per sequential group_send, see docs/ARCHITECTURE.md).
-    Other layers (the in-memory one in consumer unit tests) get plain group_send.
+    On the hub's layer the whole batch goes to Redis as one pipeline per shard
+    (``HubPubSubChannelLayer.publish_many``): one round trip for a broadcast
+    chunk instead of one per user. Other layers (the in-memory one in consumer
+    unit tests) get plain group_send.
     """
     batch = list(batch)
     if not batch:
         return
     layer = get_channel_layer()
     started = time.perf_counter()
-    if isinstance(layer, RedisPubSubChannelLayer):
-        await _pipelined_publish(layer, batch)
+    if isinstance(layer, HubPubSubChannelLayer):
+        await layer.publish_many(batch)
     else:
         for group, msg in batch:
             await layer.group_send(group, msg)
@@ -116,34 +116,6 @@ async def asend_many(batch: Iterable[tuple[str, dict]]) -> None:
     metrics.PUBLISH_SECONDS.observe(per_message_secs)
     metrics.PUBLISH_LATENCY_SAMPLES.append(per_message_secs)
     metrics.EVENTS_PUBLISHED.inc(len(batch))
-
-
-def _route(loop_layer, group: str) -> tuple[Any, str]:
-    """The Redis shard and channel that carry a group, as channels_redis picks them.
-
-    channels_redis (pinned) has no batch API; the batch paths below mirror its
-    group_send (same channel name, same shard, same per-shard lock), so their
-    messages land exactly where group_send would put them.
-    """
-    channel = loop_layer._get_group_channel_name(group)
-    return loop_layer._get_shard(channel), channel
-
-
-async def _pipelined_publish(
-    layer: RedisPubSubChannelLayer, batch: list[tuple[str, dict]]
-) -> None:
-    loop_layer = layer._get_layer()
-    by_shard: dict[Any, list[tuple[str, bytes]]] = {}
-    for group, msg in batch:
-        shard, channel = _route(loop_layer, group)
-        by_shard.setdefault(shard, []).append((channel, layer.serialize(msg)))
-    for shard, items in by_shard.items():
-        async with shard._lock:
-            shard._ensure_redis()
-            pipe = shard._redis.pipeline(transaction=False)
-            for channel, data in items:
-                pipe.publish(channel, data)
-            await pipe.execute()
 
 
 async def aonline_user_ids(user_ids: list[int]) -> set[int]:
@@ -156,23 +128,11 @@ async def aonline_user_ids(user_ids: list[int]) -> set[int]:
     ``resume`` or in ``hello``, as with any push.
     """
     layer = get_channel_layer()
-    if not isinstance(layer, RedisPubSubChannelLayer) or not user_ids:
+    if not isinstance(layer, HubPubSubChannelLayer) or not user_ids:
         return set(user_ids)
-    loop_layer = layer._get_layer()
-    by_shard: dict[Any, dict[str, int]] = {}
-    for user_id in user_ids:
-        shard, channel = _route(loop_layer, groups.user(user_id))
-        by_shard.setdefault(shard, {})[channel] = user_id
-    online = set()
-    for shard, user_of_channel in by_shard.items():
-        async with shard._lock:
-            shard._ensure_redis()
-            counts = await shard._redis.pubsub_numsub(*user_of_channel)
-        for channel, subscribers in counts:
-            if subscribers:
-                name = channel.decode() if isinstance(channel, bytes) else channel
-                online.add(user_of_channel[name])
-    return online
+    group_of_user = {groups.user(user_id): user_id for user_id in user_ids}
+    counts = await layer.subscriber_counts(group_of_user)
+    return {group_of_user[group] for group, count in counts.items() if count}
 
 
 async def aonline_users() -> set[int] | None:
@@ -181,21 +141,11 @@ async def aonline_users() -> set[int] | None:
     One PUBSUB CHANNELS per shard, matching the channels of ``user.*`` groups.
     """
     layer = get_channel_layer()
-    if not isinstance(layer, RedisPubSubChannelLayer):
+    if not isinstance(layer, HubPubSubChannelLayer):
         return None
-    loop_layer = layer._get_layer()
-    pattern = loop_layer._get_group_channel_name(groups.user_prefix()) + "*"
-    skip = len(pattern) - 1
-    online = set()
-    for shard in loop_layer._shards:
-        async with shard._lock:
-            shard._ensure_redis()
-            channels = await shard._redis.pubsub_channels(pattern)
-        for channel in channels:
-            name = channel.decode() if isinstance(channel, bytes) else channel
-            if name[skip:].isdigit():
-                online.add(int(name[skip:]))
-    return online
+    prefix = groups.user_prefix()
+    ids = (name[len(prefix) :] for name in await layer.groups_with_subscribers(prefix))
+    return {int(user_id) for user_id in ids if user_id.isdigit()}
 
 
 def online_users() -> set[int] | None:

@@ -1,18 +1,24 @@
 """The WebSocket security stack: origin check, then who the user is.
 
 Credentials, first match wins: a ``?ticket=`` from ``POST /api/ws-ticket/``
-(single use), an ``Authorization: Token <key>`` header (non-browser clients),
-then the Django session cookie. A ticket or token that is present but invalid
-leaves the user anonymous; it never falls back to the cookie. Consumers close
-anonymous sockets with 4401 after accepting, so browsers can read the code.
+(single use), an ``Authorization: Token <key>`` or ``Authorization: Bearer
+<connection token>`` header (non-browser clients), then the Django session
+cookie. A credential that is present but invalid leaves the user anonymous; it
+never falls back to the cookie, and the consumer closes the socket with 4401
+after accepting, so browsers can read the code. A handshake with no credential
+at all is marked so, and the consumer waits for an ``auth`` frame
+(realtime.consumers).
 
-The session cookie counts only on a handshake that carries an allowed Origin:
+The Origin must be one of ALLOWED_HOSTS, or exactly one of
+HUB_CORS_ALLOWED_ORIGINS (scheme, host and port), the product sites that embed
+the bell. The session cookie counts only on a handshake that carries an allowed Origin:
 every browser sends one, so a cookie without it comes from a script replaying
 a stolen cookie, and such a socket stays anonymous. Non-browser clients send no
 Origin and authenticate with a ticket or a token. Tickets in URLs are redacted
 from uvicorn's log lines (docs/SECURITY.md).
 """
 
+import contextlib
 import logging
 import re
 from importlib import import_module
@@ -49,6 +55,8 @@ class AllowedHostsOrigin(OriginValidator):
     def valid_origin(self, parsed_origin) -> bool:
         if parsed_origin is None:
             return True
+        if _origin_of(parsed_origin) in settings.HUB_CORS_ALLOWED_ORIGINS:
+            return True
         hosts = list(settings.ALLOWED_HOSTS)
         if settings.DEBUG and not hosts:
             hosts = [".localhost", "127.0.0.1", "[::1]"]
@@ -72,6 +80,11 @@ class AllowedHostsOrigin(OriginValidator):
         metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_POLICY)).inc()
         await receive()  # the websocket.connect message
         await send({"type": "websocket.close", "code": CLOSE_POLICY})
+
+
+def _origin_of(parsed) -> str:
+    """``scheme://host[:port]`` as browsers send it in Origin."""
+    return f"{parsed.scheme}://{parsed.netloc}".lower()
 
 
 def _host_of(parsed) -> str:
@@ -106,12 +119,43 @@ def _user_by_token(key: str):
     return token.user
 
 
+class InvalidCredential(Exception):
+    """A connection token the hub refuses; the message says why."""
+
+
+@database_read
+def _user_by_connection_token(token: str):
+    from subscribers.services import subscriber_from_claims
+    from subscribers.tokens import InvalidConnectionToken, connection_token_verify
+
+    try:
+        claims = connection_token_verify(token)
+    except InvalidConnectionToken as exc:
+        raise InvalidCredential(str(exc)) from exc
+    user = subscriber_from_claims(claims)
+    if not user.is_active:
+        raise InvalidCredential("This subscriber has been forgotten.")
+    return user, claims
+
+
+async def connection_token_user(token: str) -> tuple:
+    """The subscriber a connection token signs in, and its verified claims;
+    :class:`InvalidCredential` if the token is refused."""
+    return await _user_by_connection_token(token)
+
+
 # What ticket_issue makes (secrets.token_urlsafe); anything else is not looked up.
 _TICKET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class TicketOrTokenAuth(BaseMiddleware):
-    """Set ``scope["user"]`` from a ticket or token when one is given."""
+    """Set ``scope["user"]`` from a ticket or token when one is given.
+
+    Also sets ``scope["credential_given"]`` when the handshake carries any
+    credential (a ticket, an Authorization header, the session cookie), and
+    ``scope["token_claims"]`` for a connection token, whose expiry the
+    consumer enforces.
+    """
 
     async def __call__(self, scope, receive, send):
         # Blank values kept: "?ticket=" is a (bad) ticket, not a missing one.
@@ -130,10 +174,19 @@ class TicketOrTokenAuth(BaseMiddleware):
             }
         elif authorization is not None:
             scheme, _, key = authorization.partition(" ")
-            user = AnonymousUser()
+            user, claims = AnonymousUser(), None
             if scheme.lower() == "token" and key.strip():
                 user = await _user_by_token(key.strip())
-            scope = {**scope, "user": user}
+            elif scheme.lower() == "bearer" and key.strip():
+                with contextlib.suppress(InvalidCredential):
+                    user, claims = await connection_token_user(key.strip())
+            scope = {**scope, "user": user, "token_claims": claims}
+        given = (
+            "ticket" in query
+            or authorization is not None
+            or settings.SESSION_COOKIE_NAME in scope.get("cookies", {})
+        )
+        scope = {**scope, "credential_given": given}
         return await super().__call__(scope, receive, send)
 
 

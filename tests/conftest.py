@@ -52,6 +52,13 @@ def api_client():
     return api_client_for
 
 
+@pytest.fixture(params=[True, False], ids=["hub-loop", "channels-loop"])
+def consumer_loop(request, settings):
+    """Run a consumer test on the hub's loop (WS_INLINE_FANOUT) and on channels'."""
+    settings.WS_INLINE_FANOUT = request.param
+    return request.param
+
+
 def communicator(path: str, user=None, *, origin: bytes | None = ORIGIN, headers=()):
     """A WebSocket to the full ASGI stack (origin check, auth, routing)."""
     all_headers = list(headers)

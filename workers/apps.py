@@ -1,4 +1,5 @@
-"""The workers app: every Celery task of the hub and their Beat schedules."""
+"""The workers app: the Beat schedule rows and how tasks retry; each app keeps
+its own tasks in its ``tasks.py``."""
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate

@@ -27,7 +27,11 @@ from tests.chat.conftest import (
 )
 from tests.conftest import PASSWORD, communicator, receive_until, send_raw
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test runs on the hub's consumer loop and on channels' stock loop.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("consumer_loop"),
+]
 
 MESSAGE_KEYS = {"type", "id", "message", "username", "user_id", "created_at"}
 
@@ -136,11 +140,23 @@ async def test_connect__history_is_last_50_oldest_first(alice):
     await comm.disconnect()
 
 
-async def test_connect__without_credentials_closes_4401():
+async def test_connect__without_credentials_closes_4401_after_the_auth_deadline(
+    settings,
+):
+    settings.WS_AUTH_TIMEOUT_SECS = 0.2
     comm = communicator("/ws/chat/lobby/")
     await comm.connect()
 
-    assert (await comm.receive_output())["code"] == 4401
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
+
+
+async def test_connect__without_credentials_a_message_before_auth_closes_4401():
+    comm = communicator("/ws/chat/lobby/")
+    await comm.connect()
+
+    await comm.send_json_to({"message": "hello"})
+
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
 
 
 async def test_connect__unknown_room_created_when_users_may_create(alice, settings):

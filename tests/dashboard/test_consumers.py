@@ -5,11 +5,15 @@ from channels.db import database_sync_to_async
 
 from dashboard import services
 from dashboard.consumers import DashboardConsumer
+from dashboard.tasks import dashboard_stats_push
 from realtime import groups
 from tests.conftest import communicator, receive_until
-from workers.dashboard_tasks import dashboard_stats_push
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test runs on the hub's consumer loop and on channels' stock loop.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("consumer_loop"),
+]
 
 FRAME_TIMEOUT_SECS = 3.0
 
@@ -49,7 +53,8 @@ async def test_connect__non_staff_closed_4403(alice):
     assert await closed_with(alice) == 4403
 
 
-async def test_connect__anonymous_closed_4401(db):
+async def test_connect__anonymous_closed_4401_after_the_auth_deadline(db, settings):
+    settings.WS_AUTH_TIMEOUT_SECS = 0.2
     assert await closed_with(None) == 4401
 
 

@@ -12,8 +12,8 @@ from asgiref.sync import sync_to_async
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from notifications.tasks import notify_users
 from realtime.tickets import ticket_issue
-from workers.tasks import notify_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,11 @@ from notifications import services
 from notifications.models import Notification
 from tests.conftest import communicator, receive_until, send_raw
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test runs on the hub's consumer loop and on channels' stock loop.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("consumer_loop"),
+]
 
 notify = database_sync_to_async(services.notify)
 
@@ -37,12 +41,24 @@ async def test_connect__hello_has_user_unread_and_last_id(alice):
     await comm.disconnect()
 
 
-async def test_connect__without_credentials_closes_4401():
+async def test_connect__without_credentials_closes_4401_after_the_auth_deadline(
+    settings,
+):
+    settings.WS_AUTH_TIMEOUT_SECS = 0.2
     comm = communicator("/ws/notifications/")
     ok, _ = await comm.connect()
 
     assert ok  # accepted first, so browsers can read the close code
-    assert (await comm.receive_output())["code"] == 4401
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
+
+
+async def test_connect__without_credentials_a_first_frame_but_auth_closes_4401():
+    comm = communicator("/ws/notifications/")
+    assert (await comm.connect())[0]
+
+    await comm.send_json_to({"type": "ping"})
+
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
 
 
 async def test_notification__every_socket_of_recipient_gets_it_and_unread(alice, bob):

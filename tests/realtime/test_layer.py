@@ -15,7 +15,7 @@ from django.test import override_settings
 from hub import metrics
 from realtime import groups, publish
 from realtime.consumers import CLOSE_TOO_BIG
-from realtime.layer import HubPubSubChannelLayer, Inbox
+from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
 from tests.conftest import communicator, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,12 +23,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def test_inbox__hands_items_out_in_arrival_order():
     inbox = Inbox()
-    for item in (b"one", ("two", None), b"three"):
-        inbox.put_nowait(item)
+    inbox.put_nowait(b"one")
+    inbox.put(Item(Kind.CLIENT, {"type": "websocket.receive"}))
+    inbox.put_nowait(b"three")
 
     got = [await inbox.get() for _ in range(3)]
 
-    assert got == [b"one", ("two", None), b"three"]
+    assert got == [
+        Item(Kind.RAW, b"one"),
+        Item(Kind.CLIENT, {"type": "websocket.receive"}),
+        Item(Kind.RAW, b"three"),
+    ]
     assert inbox.empty()
 
 
@@ -40,7 +45,7 @@ async def test_inbox__get_waits_for_the_next_put():
 
     inbox.put_nowait(b"late")
 
-    assert await asyncio.wait_for(waiting, timeout=1) == b"late"
+    assert await asyncio.wait_for(waiting, timeout=1) == Item(Kind.RAW, b"late")
 
 
 def test_settings__run_on_the_hubs_layer():
@@ -48,8 +53,14 @@ def test_settings__run_on_the_hubs_layer():
 
 
 async def _numsub(layer, channel: str) -> int:
-    shard = layer.loop_layer()._get_shard(channel)
-    [(_, count)] = await shard._redis.pubsub_numsub(channel)
+    """Subscribers of a consumer's own Redis channel (PUBSUB NUMSUB)."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    try:
+        [(_, count)] = await client.pubsub_numsub(channel)
+    finally:
+        await client.aclose()
     return count
 
 
@@ -364,3 +375,16 @@ async def test_consumer__a_failed_send_ends_that_consumer_only(alice):
     assert channel not in get_channel_layer().loop_layer().channels
     for server in others:
         await _disconnect(server)
+
+
+async def test_consumer__on_channels_loop_when_inline_fanout_is_off(alice, settings):
+    settings.WS_INLINE_FANOUT = False
+    server, channel = await _served(alice)
+
+    await publish.asend(groups.user(alice.pk), _event(1))
+    message, sender = await server.next()
+
+    assert _seq(message) == 1
+    assert sender is server.task  # woken for it, not sent by the layer's reader
+    assert get_channel_layer().loop_layer().inbox(channel).handle_now is None
+    await _disconnect(server)

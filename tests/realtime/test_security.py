@@ -32,10 +32,11 @@ async def test_origin__allowed_host_accepted(alice):
 
 async def test_origin__absent_means_non_browser_and_must_authenticate():
     comm = communicator("/ws/notifications/", origin=None)
-
     await comm.connect()
 
-    assert (await comm.receive_output())["code"] == 4401
+    await comm.send_json_to({"type": "ping"})
+
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
 
 
 async def test_token__invalid_token_closes_4401(alice):

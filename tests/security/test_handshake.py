@@ -80,9 +80,11 @@ async def test_origin__absent_with_only_the_session_cookie_closes_4401(alice, pa
     """Browsers always send Origin: a cookie without one is a replayed cookie."""
     cookie = await session_cookie("alice")
     comm = communicator(path, origin=None, headers=[(b"cookie", cookie)])
+    assert (await comm.connect())[0]  # as a handshake with no credential
 
-    message = await first_message(comm)
+    await comm.send_json_to({"type": "ping"})  # not signed in: only `auth` counts
 
+    message = await comm.receive_output(timeout=3)
     assert (message["type"], message["code"]) == ("websocket.close", 4401)
 
 

@@ -33,7 +33,7 @@ def test_ensure_periodic_tasks__recreates_a_deleted_row():
 
 
 def test_schedules__name_registered_tasks_with_sane_timing():
-    import workers.tasks  # noqa: F401  (registers the tasks)
+    celery_app.loader.import_default_modules()  # autodiscovery, as a worker does
 
     for spec in PERIODIC_TASKS:
         assert spec.task in celery_app.tasks

@@ -18,9 +18,9 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from notifications.models import Notification
+from notifications.tasks import notify_users
 from tests.e2e.conftest import database_url, free_port
 from tests.e2e.faults.conftest import Socket, api, assert_once_each, health, wait_for
-from workers.tasks import notify_users
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from websockets.exceptions import ConnectionClosed
 
 from notifications.models import Notification
+from notifications.tasks import notify_users
 from tests.e2e.faults.conftest import (
     Socket,
     api,
@@ -17,7 +18,6 @@ from tests.e2e.faults.conftest import (
     kill_group,
     wait_for,
 )
-from workers.tasks import notify_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,8 +3,8 @@
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from dashboard.tasks import dashboard_stats_push
 from hub.celery import app as celery_app
-from workers.dashboard_tasks import dashboard_stats_push
 from workers.schedules import DASHBOARD_STATS_EVERY_SECS
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,7 @@
-"""Celery tasks. They take ids and plain values, call a service, and are
-idempotent: a redelivered task (acks_late, a killed worker) notifies nobody twice.
+"""Celery tasks of the notifications app. They take ids and plain values, call a
+service, and are idempotent: a redelivered task (acks_late, a killed worker)
+notifies nobody twice. Their registered names keep the ``workers.`` prefix:
+PeriodicTask rows and other services' ``send_task`` calls store them.
 """
 
 import logging
@@ -9,19 +11,10 @@ from django.db import DatabaseError
 
 from notifications import services
 from notifications.models import Broadcast
+from workers.retrying import RETRY_MAX
+from workers.retrying import RETRY_ON_DATABASE_ERRORS as _retrying
 
 logger = logging.getLogger(__name__)
-
-# Database errors are retried with exponential backoff (1, 2, 4 ... s, at most
-# RETRY_BACKOFF_MAX_SECS apart) before the task gives up.
-RETRY_MAX = 8
-RETRY_BACKOFF_MAX_SECS = 60
-_retrying = {
-    "autoretry_for": (DatabaseError,),
-    "retry_backoff": True,
-    "retry_backoff_max": RETRY_BACKOFF_MAX_SECS,
-    "max_retries": RETRY_MAX,
-}
 
 
 @shared_task(name="workers.notify_users", **_retrying)
@@ -90,13 +83,3 @@ def requeue_stalled_broadcasts() -> int:
 def purge_old_notifications() -> int:
     """Delete read notifications past the retention period (Beat, nightly)."""
     return services.notifications_purge()
-
-
-# Email and dashboard tasks live in their own modules; importing them here
-# registers them wherever this module is (autodiscovery imports workers.tasks only).
-from workers.dashboard_tasks import dashboard_stats_push  # noqa: E402, F401
-from workers.email_tasks import (  # noqa: E402, F401
-    email_deliver,
-    email_digest_sweep,
-    email_missed_sweep,
-)

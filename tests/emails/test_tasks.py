@@ -9,14 +9,13 @@ from aiosmtpd.controller import Controller
 from django.core import mail
 from django.utils import timezone
 
-from emails import services
+from emails import services, tasks
 from emails.models import SentEmail
 from emails.periods import digest_period
 from hub.celery import app as celery_app
 from notifications import services as notification_services
 from notifications.models import Notification
 from tests.e2e.conftest import free_port
-from workers import tasks
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,89 @@
+"""Client frames: parsing with limits, field checks, and the errors they raise.
+
+A handler raises :class:`FrameError` (or a subclass) for bad input; the base
+consumer turns it into ``{"type": "error", "code", "message"}`` and the socket
+stays open. The nesting check is shared with the HTTP API's JSON parser, so
+both edges refuse the same bodies.
+"""
+
+import json
+
+# Deepest JSON nesting a frame may have; deeper frames get `invalid_json`.
+WS_MAX_JSON_DEPTH = 32
+
+
+class FrameError(Exception):
+    """Bad input on a socket: becomes an error frame; the socket stays open."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class Forbidden(FrameError):
+    code = "forbidden"
+
+
+class NotFound(FrameError):
+    code = "not_found"
+
+
+def too_deep(text: str, limit: int) -> bool:
+    """True if brackets in JSON ``text`` nest deeper than ``limit`` (strings are
+    skipped). Checked before ``json.loads``, whose recursion would otherwise
+    fail on very deep input."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse(text: str) -> dict | None:
+    """The frame as a dict, or None if it is not a JSON object nested at most
+    WS_MAX_JSON_DEPTH deep."""
+    if too_deep(text, WS_MAX_JSON_DEPTH):
+        return None
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def require_int(frame: dict, field: str, *, minimum: int = 0) -> int:
+    """The integer ``frame[field]``, or a FrameError naming the field."""
+    value = frame.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameError(f"'{field}' must be an integer.")
+    if value < minimum:
+        raise FrameError(f"'{field}' must be at least {minimum}.")
+    return value
+
+
+def require_str(frame: dict, field: str, *, max_chars: int) -> str:
+    """The string ``frame[field]``, non-empty and at most ``max_chars`` long."""
+    value = frame.get(field)
+    if not isinstance(value, str) or not value:
+        raise FrameError(f"'{field}' must be a non-empty string.")
+    if len(value) > max_chars:
+        raise FrameError(f"'{field}' must be at most {max_chars} characters.")
+    return value
