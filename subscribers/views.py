@@ -1,7 +1,7 @@
 """HTTP API of subscribers (a product's users) and of the tokens minted for them."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,10 @@ from subscribers.tokens import connection_token_mint
 
 
 class NoSigningKey(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    """A 4xx, not a 503: retrying cannot help until the operator sets the secret
+    (and clients retry 5xx answers)."""
+
+    status_code = status.HTTP_409_CONFLICT
     default_detail = (
         "This hub has no HUB_JWT_SECRET, so it cannot mint connection tokens: "
         "set it, or sign tokens in your back end."
@@ -80,7 +83,16 @@ class SubscriberTokenView(APIView):
 
     permission_classes = [StaffOrKeyMayMintTokens]
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenSerializer,
+            409: OpenApiResponse(
+                inline_serializer("NoSigningKey", {"detail": serializers.CharField()}),
+                description="The hub has no HUB_JWT_SECRET to sign with.",
+            ),
+        },
+    )
     def post(self, request, external_id: str):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -125,12 +125,12 @@ def test_post_token__lifetime_out_of_range__400(admin_key, jwt_secret, ttl):
 
 
 @pytest.mark.django_db
-def test_post_token__hub_without_a_secret__503_saying_so(admin_key, settings):
+def test_post_token__hub_without_a_secret__409_saying_so(admin_key, settings):
     settings.HUB_JWT_SECRET = ""
 
     response = admin_key.post("/api/subscribers/u9/token/")
 
-    assert response.status_code == 503
+    assert response.status_code == 409
     assert "HUB_JWT_SECRET" in response.json()["detail"]
 
 
