@@ -31,6 +31,7 @@ example: $(VENV)/.example  ## the example product on http://localhost:8001, the 
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
 	$(PY) -m tools.devstack test $(PYTEST_ARGS)
+	$(PY) -m pytest clients/python -q  # the client's own tests, with its own settings
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
