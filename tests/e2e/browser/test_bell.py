@@ -129,6 +129,20 @@ def test_bell__web_restart_loses_nothing_and_doubles_nothing(
     screenshot(page, "notifications")
 
 
+def test_bell__signed_out_elsewhere_says_so_and_stops(web, signed_in, make_web_user):
+    alice = make_web_user("alice")
+    page = signed_in(alice)
+    expect(conn(page)).to_have_attribute("data-state", "open")
+
+    # The session is gone when the socket next connects: 4401, no retrying.
+    page.context.clear_cookies()
+    web.kill()
+    web.start()
+
+    expect(conn(page)).to_have_attribute("data-state", "closed")
+    expect(conn(page)).to_have_text("Signed out: log in again")
+
+
 def test_pages__usable_at_phone_width(web, signed_in, make_web_user):
     alice = make_web_user("alice")
     staff = make_web_user("ops", is_staff=True)
