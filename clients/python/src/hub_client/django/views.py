@@ -23,7 +23,9 @@ def token(request: HttpRequest) -> JsonResponse:
         response = JsonResponse({"detail": "Sign in to get a hub token."}, status=401)
     else:
         try:
-            value = get_client().connection_token(subscriber_id(user), **_profile(user))
+            value = get_client().connection_token(
+                subscriber_id(user), ttl_secs=_ttl_secs(), **_profile(user)
+            )
         except HubError as exc:
             logger.warning("hub: no connection token for user %s: %s", user.pk, exc)
             response = JsonResponse(
