@@ -39,23 +39,22 @@ def dev_secret() -> str:
 
 
 def create_api_key(python: str, env: dict[str, str]) -> str:
-    """A new key for the product; its last line of output is the key alone."""
+    """A new key for the product, the last run's revoked: keys are shown only
+    once, and this one goes straight into the product's environment."""
+    manage = [python, "manage.py", "hub_api_key"]
+    # Fails harmlessly on a first run, when there is no key to revoke.
+    subprocess.run(
+        [*manage, "revoke", API_KEY_NAME], cwd=BASE_DIR, env=env, capture_output=True
+    )
     done = subprocess.run(
-        [
-            python,
-            "manage.py",
-            "hub_api_key",
-            "create",
-            f"{API_KEY_NAME}-{int(time.time())}",
-            "--scopes",
-            API_KEY_SCOPES,
-        ],
+        [*manage, "create", API_KEY_NAME, "--scopes", API_KEY_SCOPES],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
+    # The command prints the key alone on its last line.
     return done.stdout.strip().splitlines()[-1]
 
 

@@ -38,6 +38,8 @@ HUB_API_KEY = required(
 # With the secret, connection tokens are signed here, without a call to the hub;
 # without it, the client asks the hub for them (the key's `tokens` scope).
 HUB_JWT_SECRET = os.environ.get("HUB_JWT_SECRET") or None
+# Lifetime of the bell's connection tokens; it renews them before they expire.
+HUB_TOKEN_TTL_SECS = int(os.environ.get("HUB_TOKEN_TTL_SECS", "900"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

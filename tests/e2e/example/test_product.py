@@ -65,7 +65,7 @@ def test_example_product__live_bell_on_another_site(product, contexts):
     alice = contexts()
     first = alice.new_page()
     sockets = []
-    first.on("websocket", sockets.append)
+    first.on("websocket", lambda ws: sockets.append(ws))
     frames = frames_of(first)
 
     # The seed's "bob assigned you #1" is waiting when alice first logs in.
