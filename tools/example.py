@@ -20,7 +20,6 @@ from tools.devstack import BASE_DIR, VAR_DIR, procfile
 
 EXAMPLE_DIR = BASE_DIR / "examples" / "product"
 STATE_DIR = VAR_DIR / "example"
-HUB_URL = "http://127.0.0.1:8000"
 PRODUCT_URL = "http://localhost:8001"
 PRODUCT_ADDR = ("127.0.0.1", 8001)
 API_KEY_NAME = "example-product"
@@ -88,10 +87,10 @@ def _listening(addr: tuple[str, int]) -> bool:
         return False
 
 
-def _wait_started(honcho: subprocess.Popen) -> bool:
+def _wait_started(honcho: subprocess.Popen, hub_url: str) -> bool:
     deadline = time.monotonic() + START_TIMEOUT_SECS
     while time.monotonic() < deadline and honcho.poll() is None:
-        if _answers(HUB_URL + "/healthz") and _listening(PRODUCT_ADDR):
+        if _answers(hub_url + "/healthz") and _listening(PRODUCT_ADDR):
             return True
         time.sleep(0.2)
     return False
@@ -102,8 +101,10 @@ def run(python: str, env: dict[str, str]) -> int:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     env.setdefault("HUB_JWT_SECRET", dev_secret())
     env.setdefault("HUB_CORS_ALLOWED_ORIGINS", PRODUCT_URL)
+    # The hub on PORT (default 8000) as `make run` serves it.
+    hub_url = "http://127.0.0.1:" + env.setdefault("PORT", "8000")
     env.update(
-        HUB_URL=HUB_URL,
+        HUB_URL=hub_url,
         HUB_API_KEY=create_api_key(python, env),
         PRODUCT_URL=PRODUCT_URL,
     )
@@ -122,7 +123,7 @@ def run(python: str, env: dict[str, str]) -> int:
             str(BASE_DIR),
             "start",
             "-p",
-            env.get("PORT", "8000"),
+            env["PORT"],
         ],
         cwd=BASE_DIR,
         env=env,
@@ -133,12 +134,19 @@ def run(python: str, env: dict[str, str]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
-    if _wait_started(honcho):
+    if _wait_started(honcho, hub_url):
         # After the hub answers, so that the demo users reach it (identify).
-        subprocess.run([*manage, "seed_example"], cwd=EXAMPLE_DIR, env=env, check=False)
+        subprocess.run(
+            [*manage, "seed_example", "--verbosity", "0"],
+            cwd=EXAMPLE_DIR,
+            env=env,
+            check=False,
+        )
         print(
-            f"\nThe example product: {PRODUCT_URL}/login/ (alice, bob or carol).\n"
-            f"The hub beside it: {HUB_URL}/ (admin / hub-demo-pass).\n"
+            f"\nThe example product: log in at {PRODUCT_URL}/login/ as alice, bob or "
+            "carol,\nwith the password product-demo-pass (two browsers: bob assigns "
+            "alice a ticket).\n"
+            f"The hub beside it: {hub_url}/ (admin / hub-demo-pass). "
             "Ctrl-C stops both.\n",
             flush=True,
         )

@@ -45,7 +45,8 @@ class Command(BaseCommand):
                 reporter=users["alice"], title="Add a dark mode"
             )
             services.ticket_watch(ticket=dark_mode, user=users["carol"], watching=True)
-        self.stdout.write(
-            f"Log in at {settings.PRODUCT_URL}/login/ as alice, bob or carol "
-            f"with the password {DEMO_PASSWORD}"
-        )
+        if options["verbosity"]:
+            self.stdout.write(
+                f"Log in at {settings.PRODUCT_URL}/login/ as alice, bob or carol "
+                f"with the password {DEMO_PASSWORD}"
+            )
