@@ -15,7 +15,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from chat import presence, selectors, services
-from chat.exceptions import InvalidInput, MessageNotFound, RoomForbidden, RoomNotFound
+from chat.errors import InvalidInput, MessageNotFound, RoomForbidden, RoomNotFound
 from chat.models import Room
 from chat.serializers import message_payload
 from realtime import groups, publish

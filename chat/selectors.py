@@ -38,12 +38,6 @@ def room_get(*, slug: str) -> Room:
     return Room.objects.select_related("support_user").get(slug=slug)
 
 
-def member_usernames(*, room: Room) -> list[str]:
-    return sorted(
-        Membership.objects.filter(room=room).values_list("user__username", flat=True)
-    )
-
-
 def member_ids(*, room: Room, user_ids: set[int]) -> set[int]:
     """Those of ``user_ids`` who are members of the room."""
     return set(

@@ -2,7 +2,7 @@
 
 Every function stores first and publishes after the commit through
 :mod:`realtime.publish`; consumers and views call these and translate the errors of
-:mod:`chat.exceptions`.
+:mod:`chat.errors`.
 """
 
 import logging
@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from redis.exceptions import RedisError
 
 from chat import presence, selectors
-from chat.exceptions import (
+from chat.errors import (
     InvalidInput,
     MessageNotFound,
     RoomExists,

@@ -7,7 +7,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from chat import selectors, services
-from chat.exceptions import InvalidInput, RoomExists, RoomForbidden
+from chat.errors import InvalidInput, RoomExists, RoomForbidden
 from chat.models import Room
 from chat.serializers import MessageSerializer, RoomCreateSerializer, RoomSerializer
 

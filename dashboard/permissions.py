@@ -1,27 +1,17 @@
 """Who may do what with the dashboard, one rule per class."""
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import IsAdminUser
+
+from hub.permissions import staff_or_permission
 
 
-class IsStaff(BasePermission):
-    """Staff only: the dashboard shows the whole hub."""
+class IsStaff(IsAdminUser):
+    """DRF's staff rule, with the dashboard's reason: it shows the whole hub."""
 
     message = "The dashboard is for staff."
 
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
 
-
-class CanPushMetrics(BasePermission):
-    """Staff, or holders of ``dashboard.push_metric`` (a service's token user)."""
-
-    message = "Pushing metrics needs staff or dashboard.push_metric."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and (user.is_staff or user.has_perm("dashboard.push_metric"))
-        )
+CanPushMetrics = staff_or_permission(
+    "dashboard.push_metric",
+    message="Pushing metrics needs staff or dashboard.push_metric.",
+)

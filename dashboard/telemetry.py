@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 KIND_WEB = "web"
 KIND_WORKER = "worker"  # a Celery worker's main process: one per worker node
 KIND_POOL = "pool"  # a prefork pool child, where tasks run
-KIND_OTHER = "other"
 
 # Latency histogram buckets grow by this ratio: percentiles are read to within 10%.
 LATENCY_BUCKET_RATIO = 1.1

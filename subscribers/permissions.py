@@ -1,6 +1,6 @@
 """Who may call an endpoint with an API key: the key's scopes, one rule per class."""
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import BasePermission, IsAdminUser
 
 from subscribers.models import ApiKey, Scope
 
@@ -26,17 +26,13 @@ def user_rule_or_key_scope(
     return UserRuleOrKeyScope
 
 
-class IsStaffForSubscribers(BasePermission):
+class IsStaffForSubscribers(IsAdminUser):
     """Staff: the hub's own admins may manage subscribers without a key."""
 
     message = (
         "Subscriber endpoints need an API key with the 'subscribers' or "
         "'tokens' scope, or staff."
     )
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
 
 
 StaffOrKeyMayManageSubscribers = user_rule_or_key_scope(

@@ -1,6 +1,7 @@
 """Shared fixtures: users, API clients, sockets on the real Redis channel layer."""
 
 import json
+import secrets
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -75,6 +76,19 @@ async def receive_until(comm, frame_type: str, timeout: float = 3.0) -> dict:
         frame = await comm.receive_json_from(timeout=timeout)
         if frame["type"] == frame_type:
             return frame
+
+
+async def nothing_before_marker(comm, group: str) -> None:
+    """Prove that ``comm`` was sent nothing so far: publish a marker event to
+    ``group`` (one the socket is in) and require it as the next frame. Redis
+    hands one subscriber its messages in the order they were published, and
+    the consumer keeps that order, so anything published before the marker
+    would arrive first."""
+    from realtime import groups, publish
+
+    marker = {"type": "event", "topic": "marker", "event": {"n": secrets.token_hex(4)}}
+    await publish.asend(group, publish.message(groups.TOPIC_EVENT, [marker]))
+    assert await comm.receive_json_from(timeout=3) == marker
 
 
 async def send_raw(comm, text: str) -> dict:

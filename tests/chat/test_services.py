@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from chat import services
-from chat.exceptions import InvalidInput, RoomForbidden, RoomNotFound
+from chat.errors import InvalidInput, RoomForbidden, RoomNotFound
 from chat.models import Membership, Message, Room
 from tests.chat.conftest import frames_until_quiet, join
 

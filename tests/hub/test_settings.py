@@ -1,20 +1,13 @@
 """The channel-layer hosts setting, against real Redis servers and a real Sentinel."""
 
 import asyncio
-import contextlib
-import shutil
-import subprocess
-import time
 
 import pytest
-import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
 from hub.settings import channel_layer_hosts
-from tests.e2e.conftest import free_port
-
-START_TIMEOUT_SECS = 10.0
+from tools.redis_server import RedisServer
 
 
 def test_channel_layer_hosts__urls_pass_through_for_sharding():
@@ -36,36 +29,6 @@ def test_channel_layer_hosts__sentinels_without_master__refused():
         channel_layer_hosts([], ["s1:26379"], "")
 
 
-@contextlib.contextmanager
-def redis_server(*args: str, port: int | None = None):
-    """A private redis-server (or sentinel) on a free port; yields the port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server on PATH")
-    port = port or free_port()
-    proc = subprocess.Popen(
-        [binary, *args, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + START_TIMEOUT_SECS
-    try:
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server {args} did not start") from None
-                time.sleep(0.05)  # polling a starting server
-        yield port
-    finally:
-        client.close()
-        proc.kill()
-        proc.wait()
-
-
 async def round_trip(layer: RedisPubSubChannelLayer, groups: list[str]) -> set[str]:
     channel = await layer.new_channel()
     for group in groups:
@@ -78,10 +41,8 @@ async def round_trip(layer: RedisPubSubChannelLayer, groups: list[str]) -> set[s
 
 
 async def test_channel_layer__sharded_over_two_servers(tmp_path):
-    with redis_server() as a, redis_server() as b:
-        hosts = channel_layer_hosts(
-            [f"redis://127.0.0.1:{a}/0", f"redis://127.0.0.1:{b}/0"], [], ""
-        )
+    with RedisServer(tmp_path / "a") as a, RedisServer(tmp_path / "b") as b:
+        hosts = channel_layer_hosts([a.url, b.url], [], "")
         layer = RedisPubSubChannelLayer(hosts=hosts, prefix="shardtest")
         groups = [f"user.{i}" for i in range(20)]
 
@@ -91,11 +52,11 @@ async def test_channel_layer__sharded_over_two_servers(tmp_path):
 
 
 async def test_channel_layer__through_sentinel(tmp_path):
-    with redis_server() as master:
+    with RedisServer(tmp_path / "master") as master:
         conf = tmp_path / "sentinel.conf"
-        conf.write_text(f"sentinel monitor hubmaster 127.0.0.1 {master} 1\n")
-        with redis_server(str(conf), "--sentinel") as sentinel:
-            hosts = channel_layer_hosts([], [f"127.0.0.1:{sentinel}"], "hubmaster")
+        conf.write_text(f"sentinel monitor hubmaster 127.0.0.1 {master.port} 1\n")
+        with RedisServer(tmp_path / "sentinel", str(conf), "--sentinel") as sentinel:
+            hosts = channel_layer_hosts([], [f"127.0.0.1:{sentinel.port}"], "hubmaster")
             layer = RedisPubSubChannelLayer(hosts=hosts, prefix="sentineltest")
 
             assert await round_trip(layer, ["user.1", "topic.a"]) == {

@@ -10,10 +10,8 @@ import asyncio
 import json
 import os
 import shlex
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -21,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from websockets.asyncio.client import connect
 
 from hub.celery import app as celery_app
 from tests.e2e.conftest import LiveHub, database_url, free_port
+from tools.redis_server import RedisServer
 
 FRAME_TIMEOUT_SECS = 10.0
 WAIT_SECS = 30.0
@@ -188,58 +186,6 @@ def assert_once_each(sock: Socket, expected_ids: set[int]) -> None:
     assert not seen - expected_ids, f"{who} got others' {sorted(seen - expected_ids)}"
 
 
-class PrivateRedis:
-    """A redis-server without persistence on a free port, stopped and restarted
-    on the same port by the test (never the shared server)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.binary = shutil.which("redis-server")
-        self.port = free_port()
-        self.log_dir = log_dir
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.log_dir),
-                "--logfile",
-                str(self.log_dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        client = redis.Redis(port=self.port)
-
-        def answers() -> bool:
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                if self.proc.poll() is not None:
-                    msg = f"redis-server exited; see {self.log_dir}"
-                    raise RuntimeError(msg) from None
-                return False
-
-        wait_for(answers, "the private Redis to answer")
-        client.close()
-
-    def stop(self) -> None:
-        """SIGKILL: everything in memory (queues, subscriptions) is gone."""
-        self.proc.kill()
-        self.proc.wait()
-        self.proc = None
-
-
 @pytest.fixture(scope="package", autouse=True)
 def session_worker_paused(live_hub):
     """The session hub's worker consumes the same Celery queue as the hubs here:
@@ -252,13 +198,9 @@ def session_worker_paused(live_hub):
 
 @pytest.fixture
 def private_redis(tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs redis-server on PATH to start a private Redis")
-    server = PrivateRedis(tmp_path)
-    server.start()
+    server = RedisServer(tmp_path).start()
     yield server
-    if server.proc is not None:
-        server.stop()
+    server.stop()
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ async def test_redis_restarted__sockets_hear_again_and_resume_loses_nothing(
         await s.until_title("before")
     checkpoints = [s.last_id for s in sockets]
 
-    private_redis.stop()
+    private_redis.kill()
     await sync_to_async(wait_for)(
         lambda: health(hub.base_url) == 503, "/healthz to report 503"
     )
