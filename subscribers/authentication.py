@@ -76,3 +76,11 @@ class AcceptsConnectionTokens:
 
     def get_authenticators(self):
         return [*super().get_authenticators(), ConnectionTokenAuthentication()]
+
+    def get_authenticate_header(self, request):
+        # A refused Bearer token is a 401 with WWW-Authenticate (DRF would answer
+        # 403, going by the first authenticator, the session's): the client's
+        # cue to fetch a new token.
+        if authentication.get_authorization_header(request)[:7].lower() == b"bearer ":
+            return 'Bearer realm="api"'
+        return super().get_authenticate_header(request)

@@ -139,10 +139,37 @@ def subscribers_ensure(*, external_ids: list[str]) -> dict[str, int]:
 
 def subscriber_from_claims(claims: dict) -> AbstractBaseUser:
     """The user of a verified connection token's ``sub``, created or updated from
-    its ``name``, ``email``, ``timezone`` and ``locale`` claims."""
+    its ``name``, ``email``, ``timezone`` and ``locale`` claims.
+
+    Runs on every request a token signs, so a known subscriber whose claims
+    match costs reads only: no transaction, which on SQLite would take the
+    write lock (transaction_mode IMMEDIATE).
+    """
     profile = {k: claims[k] for k in PROFILE_CLAIMS if claims.get(k) is not None}
+    try:
+        subscriber = Subscriber.objects.select_related("user").get(
+            external_id=claims["sub"]
+        )
+    except Subscriber.DoesNotExist:
+        subscriber = None
+    if subscriber is not None and not _profile_differs(subscriber, profile):
+        return subscriber.user
     user, _ = subscriber_upsert(external_id=claims["sub"], **profile)
     return user
+
+
+def _profile_differs(subscriber: Subscriber, profile: dict) -> bool:
+    current = {
+        "email": subscriber.user.email,
+        "name": subscriber.name,
+        "locale": subscriber.locale,
+    }
+    if any(current[k] != v for k, v in profile.items() if k in current):
+        return True
+    return (
+        "timezone" in profile
+        and preference_get(user_id=subscriber.user_id).timezone != profile["timezone"]
+    )
 
 
 def subscriber_forget(*, external_id: str) -> None:

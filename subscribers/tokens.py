@@ -42,7 +42,7 @@ __all__ = [
 
 
 @functools.cache
-def _public_key(pem: str) -> tuple[object, str]:
+def public_key(pem: str) -> tuple[object, str]:
     """The loaded key and the one alg it verifies (RS256 for RSA, ES256 for EC)."""
     try:
         key = load_pem_public_key(pem.encode())
@@ -66,14 +66,14 @@ def _verification_key(alg: object) -> object:
     if alg == "HS256" and settings.HUB_JWT_SECRET:
         return settings.HUB_JWT_SECRET
     if settings.HUB_JWT_PUBLIC_KEY:
-        key, key_alg = _public_key(settings.HUB_JWT_PUBLIC_KEY)
+        key, key_alg = public_key(settings.HUB_JWT_PUBLIC_KEY)
         if alg == key_alg:
             return key
     allowed = []
     if settings.HUB_JWT_SECRET:
         allowed.append("HS256")
     if settings.HUB_JWT_PUBLIC_KEY:
-        allowed.append(_public_key(settings.HUB_JWT_PUBLIC_KEY)[1])
+        allowed.append(public_key(settings.HUB_JWT_PUBLIC_KEY)[1])
     raise InvalidConnectionToken(
         f"Token alg {alg!r} is not accepted; this hub accepts "
         f"{', '.join(allowed) or 'no connection tokens (no key configured)'}."

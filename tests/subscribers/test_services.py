@@ -127,3 +127,12 @@ def test_subscriber_forget__erases_every_row_that_names_them(alice):
 
 def test_subscriber_forget__unknown_id_is_a_no_op():
     services.subscriber_forget(external_id="never-seen")
+
+
+def test_subscriber_from_claims__unchanged_claims__no_write(django_assert_num_queries):
+    claims = {"sub": "u8", "name": "Lin", "timezone": "Asia/Tokyo", "exp": 1}
+    services.subscriber_from_claims(claims)
+
+    # One read of the subscriber and its user, one of the timezone; no write.
+    with django_assert_num_queries(2):
+        services.subscriber_from_claims(claims)

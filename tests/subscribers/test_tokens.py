@@ -5,11 +5,15 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 
 import jwt
 import pytest
 
+from hub.settings import BASE_DIR
 from subscribers.errors import TokenSigningUnavailable
 from subscribers.tokens import (
     InvalidConnectionToken,
@@ -17,6 +21,8 @@ from subscribers.tokens import (
     connection_token_verify,
 )
 from tests.subscribers.conftest import JWT_SECRET, claims_for, hs256, pem_public
+
+START_TIMEOUT_SECS = 60
 
 
 @pytest.fixture
@@ -194,3 +200,35 @@ def test_connection_token_mint__without_a_secret__says_so(settings):
 
     with pytest.raises(TokenSigningUnavailable, match="HUB_JWT_SECRET"):
         connection_token_mint(external_id="u1", ttl_secs=60)
+
+
+def run_check(**env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_DEBUG": "1", **env_vars}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECS,
+    )
+
+
+def test_settings__public_key_with_escaped_newlines__starts(rsa_key):
+    escaped = pem_public(rsa_key).replace("\n", "\\n")
+
+    assert run_check(HUB_JWT_PUBLIC_KEY=escaped).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("HUB_JWT_PUBLIC_KEY", "not a key", "not a PEM public key"),
+        ("HUB_JWT_SECRET", "short", "at least 32 characters"),
+    ],
+)
+def test_settings__unusable_jwt_key__process_refuses_to_start(name, value, says):
+    result = run_check(**{name: value})
+
+    assert result.returncode != 0
+    assert says in result.stderr
