@@ -65,12 +65,12 @@ def test_topic_event__posts_the_event(hub, fake_hub):
     )
 
 
-def test_forget__true_when_erased_false_when_unknown(hub, fake_hub):
-    fake_hub.script(Answer(204, None), Answer(404, {"detail": "Not found."}))
+def test_forget__deletes_the_subscriber(hub, fake_hub):
+    fake_hub.script(Answer(204, None))
 
-    assert hub.forget("u-1") is True
-    assert hub.forget("u-1") is False
-    assert [r.method for r in fake_hub.requests] == ["DELETE", "DELETE"]
+    assert hub.forget("u-1") is None
+    [seen] = fake_hub.requests
+    assert (seen.method, seen.path) == ("DELETE", "/api/subscribers/u-1/")
 
 
 def test_get_subscriber__unknown_raises_not_found(hub, fake_hub):

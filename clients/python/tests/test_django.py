@@ -44,6 +44,12 @@ def test_hub_bell__nothing_for_an_anonymous_visitor():
     assert BELL.render(Context({})) == ""
 
 
+def test_hub_bell__another_token_url(shopper):
+    html = Template('{% load hub_client %}{% hub_bell token_url="/me/hub-token" %}')
+
+    assert 'token-url="/me/hub-token"' in html.render(Context({"user": shopper}))
+
+
 @override_settings(HUB_URL='https://hub.example.com/"><script>')
 def test_hub_bell__escapes_the_hub_url(shopper):
     html = BELL.render(Context({"user": shopper}))

@@ -25,6 +25,8 @@ class _HubAPI:
     (``AsyncHubClient``), so every method here is sync or async with its client.
     """
 
+    _http_class: type[httpx.Client] | type[httpx.AsyncClient]
+
     def __init__(
         self,
         base_url: str,
@@ -53,23 +55,23 @@ class _HubAPI:
             backoff_max_secs=backoff_max_secs,
             rng=rng or random.Random(),  # noqa: S311 (jitter, not a secret)
         )
-        self._http_options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "timeout": timeout,
-            "headers": {
+        self._http = self._http_class(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={
                 "Authorization": f"Api-Key {api_key}",
                 "Accept": "application/json",
                 "User-Agent": f"hub-client/{__version__}",
             },
-        }
+        )
 
-    def _steps(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> Generator:
+    def _steps(self, call: Call) -> Generator:
         headers = dict(call.headers)
         content = None
         if call.payload is not None:
             content = protocol.encode_json(call.payload)
             headers["Content-Type"] = "application/json"
-        request = http.build_request(
+        request = self._http.build_request(
             call.method, call.path, content=content, headers=headers
         )
         return protocol.exchange(call, request, self.retry)
@@ -87,7 +89,8 @@ class _HubAPI:
         return self._run(protocol.get_subscriber(external_id))
 
     def forget(self, external_id: str) -> Any:
-        """Erase a subscriber and their data; ``False`` if the hub had no such one."""
+        """Erase a subscriber and everything the hub holds on them (GDPR erasure);
+        an id the hub does not know is already forgotten. Returns ``None``."""
         return self._run(protocol.forget(external_id))
 
     def notify(self, subscribers: str | list[str], title: str, **fields: Any) -> Any:
@@ -112,7 +115,8 @@ class _HubAPI:
         return self._run(protocol.broadcast(topic, title, idempotency_key, fields))
 
     def topic_event(self, topic: str, event: dict[str, Any]) -> Any:
-        """Push an ephemeral event (not stored) to the topic's open sockets."""
+        """Push an ephemeral event (not stored) to the topic's open sockets; returns
+        the hub's answer (202)."""
         return self._run(protocol.topic_event(topic, event))
 
     def connection_token(
@@ -142,20 +146,19 @@ class _HubAPI:
 
 
 class HubClient(_HubAPI):
-    """The hub's API over blocking HTTP. Thread-safe; use one per process.
+    """The hub's API over blocking HTTP. Make one per process and share it (it
+    keeps connections open).
 
     ``with HubClient(...) as hub:`` closes its connections at the end; so does
     ``close()``.
     """
 
-    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
-        super().__init__(base_url, api_key, **options)
-        self._http = httpx.Client(**self._http_options)
+    _http_class = httpx.Client
 
     def _run(self, call: Call) -> Any:
         if call.is_local:
             return call.local_result
-        steps = self._steps(self._http, call)
+        steps = self._steps(call)
         answer = None
         try:
             while True:
@@ -188,14 +191,12 @@ class AsyncHubClient(_HubAPI):
     so does ``await aclose()``.
     """
 
-    def __init__(self, base_url: str, api_key: str, **options: Any) -> None:
-        super().__init__(base_url, api_key, **options)
-        self._http = httpx.AsyncClient(**self._http_options)
+    _http_class = httpx.AsyncClient
 
     async def _run(self, call: Call) -> Any:
         if call.is_local:
             return call.local_result
-        steps = self._steps(self._http, call)
+        steps = self._steps(call)
         answer = None
         try:
             while True:

@@ -45,8 +45,6 @@ class Call:
     # Safe to send twice: idempotent, or deduplicated by an Idempotency-Key.
     retry_safe: bool = False
     parse: Callable[[httpx.Response], Any] = lambda r: json_or_none(r)
-    # Error statuses that are an answer to this call, handed to ``parse``.
-    accept: frozenset[int] = frozenset()
     local_result: Any = None
     is_local: bool = False
 
@@ -130,7 +128,7 @@ def handle(
         raise HubUnavailableError(
             f"no answer from the hub ({type(answer).__name__}: {answer})", **where
         ) from answer
-    if answer.is_success or answer.status_code in call.accept:
+    if answer.is_success:
         return call.parse(answer)
     body = json_or_none(answer)
     detail = _detail(body, answer)
@@ -204,7 +202,7 @@ def external_id_segment(external_id: str) -> str:
             f"external id {external_id!r}: use 1-128 characters of "
             "A-Z a-z 0-9 _ . : @ - (not '.' or '..')"
         )
-    return quote(external_id, safe="")
+    return quote(external_id, safe=":@")  # both are allowed in a path segment
 
 
 def slug_segment(slug: str) -> str:
@@ -231,19 +229,12 @@ def get_subscriber(external_id: str) -> Call:
     )
 
 
-def _forgotten(response: httpx.Response) -> bool:
-    return response.status_code != 404
-
-
 def forget(external_id: str) -> Call:
-    # A 404 means there is nothing to forget (perhaps an earlier attempt did it):
-    # the erasure the caller asked for holds either way.
+    # The hub answers 204 for an unknown id too, so a repeat is harmless.
     return Call(
         "DELETE",
         f"/api/subscribers/{external_id_segment(external_id)}/",
         retry_safe=True,
-        parse=_forgotten,
-        accept=frozenset({404}),
     )
 
 
