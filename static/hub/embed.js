@@ -11,8 +11,9 @@
 //   HUB_CORS_ALLOWED_ORIGINS.
 // - token-url: a URL of the product (the page's origin). The element GETs it
 //   with the product's cookies and expects `{"token": "<connection token>",
-//   "expires_at": <unix seconds, optional>}` for the signed-in user, or 401/403
-//   when nobody is signed in. hub_client.django's token view answers it.
+//   "expires_at": <unix seconds, optional>}` for the signed-in user, or 401, 403
+//   or a redirect (to a login page) when nobody is signed in. hub_client.django's
+//   token view answers it.
 //
 // What it does: the same bell as the hub's own pages (bell.js on socket.js:
 // badge, dropdown, toasts, mark read, mark all read, live across tabs,
@@ -83,13 +84,16 @@ class ConnectionToken {
     const response = await fetch(this.url, {
       credentials: "same-origin",
       cache: "no-store",
+      redirect: "manual", // a redirect to a login page means: nobody signed in
       headers: { Accept: "application/json" },
     });
-    if (response.status === 401 || response.status === 403) {
+    if ([401, 403].includes(response.status) || response.type === "opaqueredirect") {
       throw closeError(`hub-bell: ${this.url} says nobody is signed in`, CLOSE_NOT_AUTHENTICATED);
     }
     if (!response.ok) throw closeError(`hub-bell: ${this.url}: HTTP ${response.status}`, 1006);
-    const body = await response.json();
+    // Anything but {"token": "..."} is a misconfigured token-url: retrying
+    // will not fix it, so it counts as a refusal.
+    const body = await response.json().catch(() => ({}));
     if (typeof body.token !== "string" || !body.token) {
       throw closeError(`hub-bell: ${this.url} answered without a "token"`, CLOSE_NOT_AUTHENTICATED);
     }

@@ -53,6 +53,7 @@ class ProductSite:
         self.hub_url = hub_url
         self.secret = JWT_SECRET
         self.bad_tokens = 0  # the next N tokens are signed with the wrong key
+        self.signed_out_status = 401  # the token endpoint's answer to nobody
         self.token_requests = 0
         site = self
 
@@ -91,7 +92,10 @@ class ProductSite:
         cookie = SimpleCookie(handler.headers.get("Cookie", ""))
         user = cookie["product_user"].value if "product_user" in cookie else ""
         if not user:
-            handler.send_error(401)
+            handler.send_response(self.signed_out_status)
+            if self.signed_out_status == 302:  # as login_required does
+                handler.send_header("Location", "/login/?next=/hub-token/")
+            handler.end_headers()
             return
         secret = self.secret
         if self.bad_tokens:
@@ -232,10 +236,13 @@ def test_embed__count_live_toast_read_and_token_renewal(
 def test_embed__refused_token_reconnects_with_a_fresh_one(
     product, contexts, make_web_user
 ):
+    staff = make_web_user("ops", is_staff=True)
+    notify(product.hub_url, staff, "cust-7", "Welcome")
     product.bad_tokens = 1
     page = open_product(contexts, product, "cust-7")
 
-    expect(state(page)).to_have_attribute("data-state", "open")
+    # The count comes with `hello`, which only a token the hub took gets.
+    expect(badge(page)).to_have_text("1")
     assert len(page.sockets) == 2, page.sockets
     assert product.token_requests == 2
 
@@ -247,3 +254,16 @@ def test_embed__gives_up_after_repeated_refusals(product, contexts):
     expect(state(page)).to_have_attribute("data-state", "closed")
     expect(state(page)).to_have_text("Signed out: log in again")
     assert len(page.sockets) == 5, page.sockets  # the first and 4 retries
+
+
+@pytest.mark.parametrize("answer", [401, 302])
+def test_embed__nobody_signed_in_to_the_product_stops_quietly(
+    product, contexts, answer
+):
+    product.signed_out_status = answer
+    page = open_product(contexts, product, "")
+
+    expect(state(page)).to_have_attribute("data-state", "closed")
+    expect(state(page)).to_have_text("Signed out: log in again")
+    assert page.sockets == []  # no token, no socket
+    assert product.token_requests == 5  # the first and 4 retries
