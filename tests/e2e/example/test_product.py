@@ -120,3 +120,8 @@ def test_example_product__live_bell_on_another_site(product, contexts):
     expect(toast(first, "bob commented on #2")).to_be_visible()
     expect(badge(first)).to_have_text("2")
     expect(badge(second)).to_have_text("2")
+    # Everyone concerned heard of the comment but bob, who wrote it: alice
+    # (assignee and reporter) and carol (watcher), by their ids on the product.
+    heard = Notification.objects.filter(title__startswith="bob commented on #2")
+    names = heard.values_list("recipient__subscriber__name", flat=True)
+    assert sorted(names) == ["Alice Archer", "Carol Cole"]
