@@ -106,6 +106,6 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    # A notification the hub did not take is logged here, never raised.
-    "loggers": {"hub_client": {"handlers": ["console"], "level": "INFO"}},
+    # What the hub did not take (a notification, a user) is logged, never raised.
+    "root": {"handlers": ["console"], "level": "WARNING"},
 }

@@ -1,7 +1,7 @@
 """Ticket pages: thin views that validate a form and call one service."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -39,12 +39,23 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "tickets/detail.html", _detail_context(ticket))
 
 
-def _detail_context(ticket: Ticket, **forms) -> dict:
+def _detail_context(
+    ticket: Ticket,
+    comment_form: CommentForm | None = None,
+    assign_form: AssignForm | None = None,
+) -> dict:
     return {
         "ticket": ticket,
-        "comment_form": forms.get("comment_form") or CommentForm(),
-        "assign_form": AssignForm(initial={"assignee": ticket.assignee_id}),
+        "comment_form": comment_form or CommentForm(),
+        "assign_form": assign_form
+        or AssignForm(initial={"assignee": ticket.assignee_id}),
     }
+
+
+def _invalid(request: HttpRequest, ticket: Ticket, **forms) -> HttpResponse:
+    """The ticket page again, with the form's errors, as a 400."""
+    context = _detail_context(ticket, **forms)
+    return render(request, "tickets/detail.html", context, status=400)
 
 
 @require_POST
@@ -53,8 +64,7 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_or_404(pk)
     form = CommentForm(request.POST)
     if not form.is_valid():
-        context = _detail_context(ticket, comment_form=form)
-        return render(request, "tickets/detail.html", context, status=400)
+        return _invalid(request, ticket, comment_form=form)
     services.comment_create(ticket=ticket, author=request.user, **form.cleaned_data)
     return redirect(ticket)
 
@@ -64,8 +74,9 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_or_404(pk)
     form = AssignForm(request.POST)
-    if form.is_valid():
-        services.ticket_assign(ticket=ticket, by=request.user, **form.cleaned_data)
+    if not form.is_valid():
+        return _invalid(request, ticket, assign_form=form)
+    services.ticket_assign(ticket=ticket, by=request.user, **form.cleaned_data)
     return redirect(ticket)
 
 
@@ -74,8 +85,9 @@ def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_status(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket_or_404(pk)
     form = StatusForm(request.POST)
-    if form.is_valid():
-        services.ticket_set_status(
-            ticket=ticket, by=request.user, status=form.cleaned_data["status"]
-        )
+    if not form.is_valid():
+        return HttpResponseBadRequest("status must be open or closed")
+    services.ticket_set_status(
+        ticket=ticket, by=request.user, status=form.cleaned_data["status"]
+    )
     return redirect(ticket)
