@@ -4,18 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run example test lint format bench clean chaos soak
+# Processes that run the unit tests side by side (pytest-xdist); the end-to-end
+# tests (real servers, browsers, faults) run one at a time after them.
+TEST_WORKERS ?= 2
+
+.PHONY: run test test-fast lint format bench clean chaos soak example
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	touch $@
-
-# The example product needs the hub's Python client on top of the hub itself.
-$(VENV)/.example: $(VENV)/.runtime $(wildcard clients/python/pyproject.toml)
-	$(PY) -m pip install --quiet -e ./clients/python
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -25,13 +24,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker + beat)
 	$(PY) -m tools.devstack run
 
-example: $(VENV)/.example  ## the example product on http://localhost:8001, the hub beside it
-	$(PY) -m tools.devstack example
-
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
-	$(PY) -m tools.devstack test $(PYTEST_ARGS)
+	$(PY) -m tools.devstack test -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m tools.devstack test tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest clients/python -q  # the client's own tests, with its own settings
+
+test-fast: $(VENV)/.dev  ## the unit tests only, in parallel: no e2e, browser or fault tests
+	$(PY) -m tools.devstack test -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

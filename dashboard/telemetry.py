@@ -16,7 +16,7 @@ per process (web, Celery worker, pool child) reads them every
     a histogram of publish latencies: a hash from bucket index ``i`` to how many
     fell in ``(r**(i-1), r**i]`` milliseconds, ``r`` = LATENCY_BUCKET_RATIO. A
     busy hub reads a few hundred fields per snapshot instead of every sample
-    (raw samples, 200 a second from 10 processes, took ~220 ms to read).
+    (docs/ARCHITECTURE.md, "The dashboard's numbers").
 ``<prefix>:failed_tasks``
     Celery tasks that raised, ever (since Redis last lost its data).
 

@@ -38,16 +38,12 @@ async def lifespan(scope, receive, send) -> None:
         event = await receive()
         if event["type"] == "lifespan.startup":
             telemetry.start(telemetry.KIND_WEB)
-            # Django, the apps and their modules live as long as the process;
-            # frozen, a full collection no longer walks them. Connecting 2,000
-            # sockets ran 8 full collections of 90-300 ms each (every socket
-            # waits meanwhile): 1.8 s in all, 1.1 s frozen (docs/PERFORMANCE.md).
+            # Django, the apps and their modules live as long as the process:
+            # frozen, a full collection (which stops every socket) no longer
+            # walks them. CPython's thresholds stay: fewer young collections
+            # cost more memory per idle socket than they save in fan-outs.
+            # Figures in docs/PERFORMANCE.md; hub_gc_pause_* shows the cost.
             gc.freeze()
-            # CPython's collection thresholds are left as they are: young
-            # collections at 3,000-50,000 allocations instead of 700 took the
-            # collector out of fan-outs (20-47 ms per 10 events to 1,000-2,000
-            # sockets, to 0) but held 37 -> 41-42 KiB per idle socket (5,000
-            # sockets), past the 40 KiB target. hub_gc_pause_* shows the cost.
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
             telemetry.stop()

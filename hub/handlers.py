@@ -7,7 +7,7 @@ settings.MIDDLEWARE, plus the view, the two request signals and
 ``response.close``), and all of them go to a thread made for that one request
 (asgiref's ``ThreadSensitiveContext``). A thread of its own means a database
 connection of its own: ``CONN_MAX_AGE`` kept nothing, and every request opened
-a new PostgreSQL connection. An unread count took ~18 ms (p50) that way.
+a new PostgreSQL connection (docs/PERFORMANCE.md has what that cost).
 
 ``HubASGIHandler`` builds the chain in sync mode, as the WSGI handler does, and
 runs the whole request in one call on a fixed pool of threads

@@ -29,9 +29,8 @@ def notification_feed(
 
 
 # Fixed SQL rather than the ORM: this runs on every unread-count request and every
-# socket's hello, and building the query was most of its cost (PostgreSQL,
-# in-process: ~380 us per call through the ORM, ~110 us with this cursor; in the
-# http bench's profile, half the selector's samples were query compilation).
+# socket's hello, and building the query was most of its cost
+# (docs/PERFORMANCE.md).
 # The table name is the one migration 0003's triggers write.
 _UNREAD_COUNT_SQL = "SELECT unread FROM notifications_unreadcount WHERE user_id = %s"
 

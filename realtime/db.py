@@ -11,8 +11,6 @@ def database_read(func):
     socket's connect. Reads that need no transaction across calls run on the
     default thread pool instead, each thread with its own persistent
     connection (channels closes stale ones around each call); writes stay on
-    the shared thread. Connect storm of 1,000 (quick bench): 100-124 sockets
-    a second before, 121-162 after; PostgreSQL on the same 2 cores is the
-    limit now (a health-check ``SELECT 1`` and four queries per socket).
+    the shared thread. What it buys a connect storm: docs/PERFORMANCE.md.
     """
     return database_sync_to_async(func, thread_sensitive=False)

@@ -1,6 +1,7 @@
 """Shared fixtures: users, API clients, sockets on the real Redis channel layer."""
 
 import json
+import os
 import secrets
 
 import pytest
@@ -101,3 +102,13 @@ def pytest_configure(config):
 
     # Real hashing costs ~0.5 s per user created; tests need no brute-force resistance.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Under pytest-xdist (make test-fast) each worker has its own database
+    # (pytest-django suffixes its name) and here its own Redis names: user ids
+    # repeat across workers' databases, so a shared user.1 group would cross.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        prefix = f"{settings.CHANNEL_LAYER_PREFIX}{worker}"
+        settings.CHANNEL_LAYER_PREFIX = prefix
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+        settings.CACHES["default"]["KEY_PREFIX"] = prefix
+        settings.CELERY_TASK_DEFAULT_QUEUE = prefix
