@@ -35,6 +35,9 @@ const AUTH_RETRIES_MAX = 4; // 4401 closes in a row before the element gives up
 const REFRESH_LEAD_MAX_MS = 60000; // a token is renewed this long before it expires...
 const REFRESH_LEAD_SHARE = 0.2; // ...or this share of its lifetime, if shorter
 const REFRESH_RETRY_MS = 5000; // a failed renewal is tried again after this
+// Renewals never come closer together than this, whatever a token (or a skewed
+// clock) says: a token that short-lived expires first and is replaced on 4401.
+const REFRESH_MIN_MS = 2000;
 
 /** An Error whose `code` ReconnectingSocket treats as the attempt's close code. */
 function closeError(message, code) {
@@ -113,7 +116,7 @@ class ConnectionToken {
       lifetimeMs = expiresAt * 1000 - Date.now();
     }
     const leadMs = Math.min(REFRESH_LEAD_MAX_MS, lifetimeMs * REFRESH_LEAD_SHARE);
-    return Date.now() + Math.max(0, lifetimeMs - leadMs);
+    return Date.now() + Math.max(REFRESH_MIN_MS, lifetimeMs - leadMs);
   }
 }
 
