@@ -125,3 +125,9 @@ def test_example_product__live_bell_on_another_site(product, contexts):
     heard = Notification.objects.filter(title__startswith="bob commented on #2")
     names = heard.values_list("recipient__subscriber__name", flat=True)
     assert sorted(names) == ["Alice Archer", "Carol Cole"]
+
+    bob.get_by_role("button", name="Close ticket").click()
+    expect(toast(first, "bob closed #2: Add a dark mode")).to_be_visible()
+    expect(badge(second)).to_have_text("3")
+    closed = Notification.objects.filter(title__startswith="bob closed #2")
+    assert sorted(closed.values_list("level", flat=True)) == ["success", "success"]
