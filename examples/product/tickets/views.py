@@ -26,11 +26,13 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    form = TicketForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        ticket = services.ticket_create(reporter=request.user, **form.cleaned_data)
-        return redirect(ticket)
-    return render(request, "tickets/create.html", {"form": form})
+    if request.method != "POST":
+        return render(request, "tickets/create.html", {"form": TicketForm()})
+    form = TicketForm(request.POST)
+    if not form.is_valid():
+        return render(request, "tickets/create.html", {"form": form}, status=400)
+    ticket = services.ticket_create(reporter=request.user, **form.cleaned_data)
+    return redirect(ticket)
 
 
 @login_required
