@@ -9,6 +9,7 @@ connection tokens (from the browser's <hub-bell>), as a real product would.
 from __future__ import annotations
 
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -62,9 +63,10 @@ def write_procfile() -> Path:
     entries = procfile()
     lines = [f"{name}: {entries[name]}" for name in ("web", "worker", "beat")]
     host, port = PRODUCT_ADDR
+    where = shlex.quote(str(EXAMPLE_DIR))
     lines.append(
-        f"product: cd {EXAMPLE_DIR} && exec python manage.py runserver "
-        f"{host}:{port} --noreload"
+        f"product: cd {where} && exec python manage.py runserver {host}:{port} "
+        "--noreload"
     )
     path = STATE_DIR / "Procfile"
     path.write_text("\n".join(lines) + "\n")
@@ -99,6 +101,8 @@ def _wait_started(honcho: subprocess.Popen, hub_url: str) -> bool:
 def run(python: str, env: dict[str, str]) -> int:
     """Start hub and product, seed the product once both answer, then wait."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
+    # Two Django projects share this environment; each names its own settings.
+    env.pop("DJANGO_SETTINGS_MODULE", None)
     env.setdefault("HUB_JWT_SECRET", dev_secret())
     env.setdefault("HUB_CORS_ALLOWED_ORIGINS", PRODUCT_URL)
     # The hub on PORT (default 8000) as `make run` serves it.
