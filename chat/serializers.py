@@ -12,6 +12,7 @@ from chat.models import (
     Room,
     room_slug_validator,
 )
+from hub.fields import StrictCharField
 from notifications.serializers import iso
 
 
@@ -70,15 +71,15 @@ class RoomSerializer(serializers.ModelSerializer):
 
 
 class RoomCreateSerializer(serializers.Serializer):
-    slug = serializers.CharField(
+    slug = StrictCharField(
         max_length=ROOM_SLUG_MAX_CHARS, validators=[room_slug_validator]
     )
-    name = serializers.CharField(
+    name = StrictCharField(
         max_length=ROOM_NAME_MAX_CHARS, required=False, allow_blank=True, default=""
     )
     private = serializers.BooleanField(required=False, default=False)
     members = serializers.ListField(
-        child=serializers.CharField(max_length=150),
+        child=StrictCharField(max_length=150),
         required=False,
         default=list,
         max_length=settings.CHAT_ROOM_MAX_MEMBERS,

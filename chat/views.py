@@ -3,17 +3,16 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from chat import selectors, services
 from chat.errors import InvalidInput, RoomExists, RoomForbidden
 from chat.models import Room
 from chat.serializers import MessageSerializer, RoomCreateSerializer, RoomSerializer
+from hub.api import IdCursorPagination
 
 
-class HistoryPagination(CursorPagination):
-    ordering = "-id"
+class HistoryPagination(IdCursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200

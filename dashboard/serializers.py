@@ -6,6 +6,8 @@ import re
 from django.conf import settings
 from rest_framework import serializers
 
+from hub.fields import StrictCharField
+
 METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -17,14 +19,17 @@ class FiniteNumberField(serializers.FloatField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
-        value = float(data)
+        try:
+            value = float(data)
+        except OverflowError:  # an integer past the largest float
+            self.fail("invalid")
         if not math.isfinite(value):
             self.fail("invalid")
         return int(data) if isinstance(data, int) else value
 
 
 class MetricPushSerializer(serializers.Serializer):
-    name = serializers.CharField(
+    name = StrictCharField(
         max_length=settings.DASHBOARD_METRIC_NAME_MAX_CHARS,
         help_text="Letters, digits, '_', '-' or '.', starting with a letter or digit.",
     )

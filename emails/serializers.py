@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from emails import periods
 from emails.models import MUTED_CATEGORIES_MAX, TIMEZONE_MAX_CHARS, Digest, Preference
+from hub.fields import StrictCharField, StrictSlugField
 from notifications.models import CATEGORY_MAX_CHARS
 
 TIME_FORMAT = "%H:%M"
@@ -50,12 +51,12 @@ class PreferenceSerializer(serializers.Serializer):
     digest = serializers.ChoiceField(
         choices=Digest.choices, help_text="A summary at 08:00 local time."
     )
-    timezone = serializers.CharField(
+    timezone = StrictCharField(
         max_length=TIMEZONE_MAX_CHARS, validators=[validate_timezone]
     )
     quiet_hours = QuietHoursSerializer(allow_null=True)
     muted_categories = serializers.ListField(
-        child=serializers.SlugField(max_length=CATEGORY_MAX_CHARS),
+        child=StrictSlugField(max_length=CATEGORY_MAX_CHARS),
         max_length=MUTED_CATEGORIES_MAX,
         help_text="Categories never emailed (the feed still shows them).",
     )

@@ -11,7 +11,8 @@ from django.db import DatabaseError
 from django.http import JsonResponse
 from redis.exceptions import RedisError
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
@@ -22,6 +23,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from realtime.frames import too_deep
 
 logger = logging.getLogger(__name__)
+
+# The largest id a database holds (a signed 64-bit integer): past it SQLite
+# raises OverflowError instead of finding nothing.
+DATABASE_ID_MAX = 2**63 - 1
 
 
 class PayloadTooLarge(APIException):
@@ -65,6 +70,28 @@ class LimitedJSONParser(JSONParser):
             return json.loads(text, parse_constant=parse_constant)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+class IdCursorPagination(CursorPagination):
+    """DRF's cursor pagination over ``-id``, refusing cursors it did not make.
+
+    DRF decodes the cursor's position and hands it to the ORM as it is, so a
+    forged cursor whose position is not an id (``p=abc``, ``p=1e999``, past
+    64 bits) raised ValueError or OverflowError in the query: a 500. Such a
+    cursor gets DRF's own answer for an undecodable one, 404 "Invalid cursor".
+    """
+
+    ordering = "-id"
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            position = cursor.position
+            if not (position.isascii() and position.isdigit()) or (
+                int(position) > DATABASE_ID_MAX
+            ):
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 def _refuse_constant(name: str):

@@ -34,8 +34,12 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
-from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import set_script_prefix
+
+
+class BodyTooLarge(Exception):
+    """The request body is longer than HTTP_MAX_BODY_BYTES."""
 
 
 class HubASGIHandler(ASGIHandler):
@@ -64,6 +68,13 @@ class HubASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        except BodyTooLarge:
+            # The rest of the body is never read; the server closes the
+            # connection after the answer (uvicorn does when a body is unread).
+            await self.send_response(
+                JsonResponse({"detail": "Request body too large."}, status=413), send
+            )
+            return
         try:
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
@@ -77,6 +88,25 @@ class HubASGIHandler(ASGIHandler):
                 await self._close_in_thread(response)
         finally:
             body_file.close()
+
+    async def read_body(self, receive):
+        """Django's body reader, stopping once past HTTP_MAX_BODY_BYTES.
+
+        Django's reads the whole body (spooled to disk) before any limit is
+        checked, so one client could make a web process take in gigabytes.
+        """
+        limit = settings.HTTP_MAX_BODY_BYTES
+        received = 0
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge()
+            return message
+
+        return await super().read_body(counted_receive)
 
     def _respond(self, request: HttpRequest) -> HttpResponseBase:
         """The whole request in this thread: signals, middleware, view."""

@@ -267,6 +267,9 @@ STORAGES = {
 # Largest request body the API reads; larger ones get 413 with a JSON body.
 API_MAX_BODY_BYTES = 256 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Largest request body a web process reads at all (any path: the API, forms,
+# the admin); past it the reading stops and the answer is 413, the rest unread.
+HTTP_MAX_BODY_BYTES = env.int("HTTP_MAX_BODY_BYTES", default=API_MAX_BODY_BYTES)
 # Deepest JSON nesting a request body may have; deeper bodies get 400.
 API_MAX_JSON_DEPTH = 32
 # POSTs one user may make per write endpoint (notifications, broadcasts, topic

@@ -4,14 +4,13 @@ and the browser pages (web/) at the root."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from dashboard import urls as dashboard_urls
 from emails import urls as email_urls
-from hub.views import WsTicketView, healthz, metrics_view
+from hub.views import ObtainTokenView, WsTicketView, healthz, metrics_view
 
 api_patterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
     path("ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -9,9 +9,12 @@ from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.api import LimitedJSONParser
 from realtime.tickets import ticket_issue
 
 logger = logging.getLogger(__name__)
@@ -19,6 +22,13 @@ logger = logging.getLogger(__name__)
 # How long /healthz waits for Celery workers to answer a ping, and caches the count.
 HEALTH_WORKER_PING_SECS = 0.5
 HEALTH_WORKER_CACHE_SECS = 10
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """DRF's token endpoint, reading JSON with the API's limits (its stock
+    parser let a deeply nested body raise RecursionError: a 500)."""
+
+    parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
 
 
 class WsTicketView(APIView):

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from hub.fields import StrictCharField, StrictModelSerializer, StrictSlugField
 from notifications.models import (
     BODY_MAX_CHARS,
     CATEGORY_MAX_CHARS,
@@ -102,20 +103,20 @@ def validate_data(value) -> dict:
 class NotificationContentSerializer(serializers.Serializer):
     """What a producer says: shared by notifications, broadcasts and tasks."""
 
-    title = serializers.CharField(max_length=TITLE_MAX_CHARS)
-    body = serializers.CharField(
+    title = StrictCharField(max_length=TITLE_MAX_CHARS)
+    body = StrictCharField(
         max_length=BODY_MAX_CHARS, allow_blank=True, required=False, default=""
     )
     level = serializers.ChoiceField(
         choices=Level.choices, required=False, default=Level.INFO
     )
-    category = serializers.SlugField(
+    category = StrictSlugField(
         max_length=CATEGORY_MAX_CHARS, required=False, default="general"
     )
     data = serializers.JSONField(
         required=False, default=dict, validators=[validate_data]
     )
-    url = serializers.CharField(
+    url = StrictCharField(
         max_length=URL_MAX_CHARS,
         allow_null=True,
         allow_blank=True,
@@ -197,14 +198,14 @@ class TopicSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "description", "subscribed"]
 
 
-class TopicCreateSerializer(serializers.ModelSerializer):
+class TopicCreateSerializer(StrictModelSerializer):
     class Meta:
         model = Topic
         fields = ["slug", "name", "description", "staff_only", "group"]
 
 
 class SubscriptionStateSerializer(serializers.Serializer):
-    topic = serializers.SlugField()
+    topic = StrictSlugField()
     subscribed = serializers.BooleanField()
 
 
@@ -224,7 +225,7 @@ class TopicEventSerializer(serializers.Serializer):
 
 
 class BroadcastCreateSerializer(NotificationContentSerializer):
-    topic = serializers.SlugField(
+    topic = StrictSlugField(
         allow_null=True, help_text="Topic slug, or null for every active user."
     )
     send_at = serializers.DateTimeField(

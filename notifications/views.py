@@ -4,10 +4,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from hub.api import WriteRateThrottle
+from hub.api import IdCursorPagination, WriteRateThrottle
 from notifications import selectors, services
 from notifications.models import Notification
 from notifications.permissions import CanCreateNotifications
@@ -25,8 +24,7 @@ from subscribers.permissions import user_rule_or_key_scope
 from subscribers.services import subscribers_ensure
 
 
-class FeedPagination(CursorPagination):
-    ordering = "-id"
+class FeedPagination(IdCursorPagination):
     page_size = 20
     page_size_query_param = "limit"
     max_page_size = 100

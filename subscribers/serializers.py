@@ -5,6 +5,12 @@ from rest_framework import serializers
 
 from emails.selectors import preference_get
 from emails.serializers import validate_timezone
+from hub.fields import (
+    StrictCharField,
+    StrictEmailField,
+    StrictRegexField,
+    StrictSlugField,
+)
 from notifications import selectors as notification_selectors
 from subscribers.models import (
     EXTERNAL_ID_MAX_CHARS,
@@ -20,31 +26,6 @@ LOCALE_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 SUBSCRIBER_TOPICS_MAX = 100
 # A token's lifetime when the request names none.
 TOKEN_DEFAULT_TTL_SECS = 3600
-
-
-class StringOnly:
-    """A number where a string belongs is a field error, not coerced (CONTRACT 2)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(StringOnly, serializers.CharField):
-    pass
-
-
-class StrictEmailField(StringOnly, serializers.EmailField):
-    pass
-
-
-class StrictRegexField(StringOnly, serializers.RegexField):
-    pass
-
-
-class StrictSlugField(StringOnly, serializers.SlugField):
-    pass
 
 
 def subscriber_payload(subscriber: Subscriber) -> dict:
