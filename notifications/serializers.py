@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework import serializers
 
 from hub.fields import StrictCharField, StrictModelSerializer, StrictSlugField
@@ -75,16 +76,30 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 def validate_url(value: str | None) -> str | None:
-    """Accept an absolute http(s) URL or a site path; refuse javascript: and friends."""
+    """Accept an absolute http(s) URL or a path on this site; refuse the rest.
+
+    Django's ``url_has_allowed_host_and_scheme`` reads a URL as browsers do
+    (``/\\evil.example`` and ``///evil.example`` go to evil.example; a host
+    that parses two ways is refused), so a "path" that leaves the site, and
+    ``javascript:`` and friends, are refused. The one rule for every entry point
+    (API, tasks, email links).
+    """
     if value in (None, ""):
         return None
     parts = urlsplit(value)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return value
-    if not parts.scheme and not parts.netloc and value.startswith("/"):
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        # Any host, but the one every parser agrees on.
+        allowed = {parts.netloc}
+    elif value.startswith("/"):
+        allowed = set()  # a path: no host at all
+    else:
+        allowed = None
+    if allowed is not None and url_has_allowed_host_and_scheme(
+        value, allowed_hosts=allowed
+    ):
         return value
     raise serializers.ValidationError(
-        "Must be an absolute http(s) URL or a path starting with '/'."
+        "Must be an absolute http(s) URL or a path on this site starting with '/'."
     )
 
 

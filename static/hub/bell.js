@@ -25,15 +25,31 @@ const CONN_TEXT = {
   closed: "Offline",
 };
 
-/** A notification's url if it is safe to follow (http(s) or a local path). */
+/**
+ * A notification's url if it is safe to follow, else null: an absolute http(s)
+ * URL, or a path that stays on this page's site. The API's rule
+ * (notifications/serializers.py validate_url), checked again for rows saved
+ * another way: browsers read "/\\evil.example" and "//evil.example" as other
+ * hosts, so a path counts only if it resolves to this page's origin.
+ */
 export function safeUrl(url) {
-  if (!url) return null;
+  if (typeof url !== "string" || !url) return null;
+  // Control characters are stripped or refused by URL parsers in
+  // ways that differ; backslashes read as slashes. Neither is in a fair link.
+  if (/[\u0000-\u001f\u007f\\]/.test(url)) return null;
   try {
-    const parsed = new URL(url, window.location.href);
-    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    if (/^https?:\/\//i.test(url)) {
+      const parsed = new URL(url);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    }
+    if (url.startsWith("/")) {
+      const parsed = new URL(url, window.location.href);
+      return parsed.origin === window.location.origin ? parsed.href : null;
+    }
   } catch {
     return null;
   }
+  return null;
 }
 
 function el(tag, className, text) {

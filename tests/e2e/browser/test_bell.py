@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from notifications.models import Notification
 from tests.e2e.browser.conftest import api_post, screenshot
+from tests.security.test_links import ACCEPTED, REFUSED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,3 +188,20 @@ def test_pages__usable_at_phone_width(web, signed_in, make_web_user):
     expect(panel).to_be_visible()
     box = panel.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+
+
+def test_bell_safe_url__follows_only_http_links_and_paths_on_this_site(contexts, web):
+    page = contexts().new_page()
+    page.goto(web.base_url + "/login/")
+
+    verdicts = page.evaluate(
+        """async (urls) => {
+          const { safeUrl } = await import("/static/hub/bell.js");
+          return urls.map((url) => safeUrl(url));
+        }""",
+        REFUSED + ACCEPTED,
+    )
+
+    assert verdicts[: len(REFUSED)] == [None] * len(REFUSED)
+    assert None not in verdicts[len(REFUSED) :]
+    assert verdicts[len(REFUSED)] == web.base_url + "/topics/"  # ACCEPTED[0]
