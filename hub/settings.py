@@ -24,6 +24,29 @@ else:
     SECRET_KEY = env("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
+# --- HTTPS ------------------------------------------------------------------------
+# The hub behind a TLS-terminating proxy (docs/SECURITY.md): cookies only over
+# HTTPS, HSTS, plain HTTP redirected, and the proxy's X-Forwarded-Proto trusted
+# (so the proxy must set it, overwriting the client's). On by default in
+# production; false only for a hub served over plain HTTP (a private network,
+# a test harness). uvicorn itself trusts X-Forwarded-For/-Proto only from the
+# addresses in FORWARDED_ALLOW_IPS (default 127.0.0.1): set it to the proxy's.
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # Probes and scrapers reach a process directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # How long browsers remember to use HTTPS only (one year). Start lower
+    # (e.g. 300) when first turning HTTPS on: browsers keep what they saw.
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Only permits submitting the domain to browsers' preload lists; nothing is
+    # submitted unless the domain's owner does it.
+    SECURE_HSTS_PRELOAD = True
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

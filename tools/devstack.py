@@ -114,10 +114,13 @@ def main(argv: list[str]) -> int:
             # Tests run with production settings (DEBUG off), which need these.
             env.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-deployment")
             env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+            # Test clients and the e2e servers speak plain HTTP.
+            env.setdefault("DJANGO_HTTPS", "false")
             return _run([python, "-m", "pytest", *rest], env)
         if mode == "exec":
             return _run(rest, env)
         env.setdefault("DJANGO_DEBUG", "1")
+        env.setdefault("DJANGO_HTTPS", "false")  # http://127.0.0.1:8000
         env.setdefault("PYTHONUNBUFFERED", "1")
         for step in (["migrate", "--noinput"], ["seed_demo"]):
             code = _run([python, "manage.py", *step], env)

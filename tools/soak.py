@@ -82,6 +82,7 @@ def soak_env() -> dict[str, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "hub.settings",
         "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "false",  # served over plain HTTP
         "DJANGO_SECRET_KEY": "soak-secret-key-not-for-deployment",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database,

@@ -125,6 +125,7 @@ def live_hub(django_db_setup, django_db_blocker, tmp_path_factory):
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "false",  # served over plain HTTP
         "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url(),

@@ -1,6 +1,11 @@
 """The channel-layer hosts setting, against real Redis servers and a real Sentinel."""
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -63,3 +68,74 @@ async def test_channel_layer__through_sentinel(tmp_path):
                 "user.1",
                 "topic.a",
             }
+
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+# A production environment as an operator writes it: DJANGO_HTTPS left unset.
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "x7Gq2-" + "k" * 20 + "Zp9_" + "m" * 26,
+    "DJANGO_ALLOWED_HOSTS": "hub.example.com",
+}
+# Requests made in a process of its own, with the settings its environment gives.
+REQUESTS_SCRIPT = """
+import django, json
+django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="hub.example.com")
+plain = client.get("/login/")
+proxied = client.get("/login/", HTTP_X_FORWARDED_PROTO="https")
+print(json.dumps({
+    "plain": [plain.status_code, plain.get("Location")],
+    "proxied": proxied.status_code,
+    "hsts": proxied.get("Strict-Transport-Security"),
+    "csrf_cookie_secure": bool(proxied.cookies["csrftoken"]["secure"]),
+    "healthz": client.get("/healthz").status_code,
+}))
+"""
+
+
+def _without_test_overrides() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+
+
+def run_in_production(args: list[str], **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**_without_test_overrides(), **PRODUCTION_ENV, **env_vars}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "hub.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_https__production_configuration_passes_check_deploy():
+    result = run_in_production(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_https__on_by_default_in_production():
+    result = run_in_production(["-c", REQUESTS_SCRIPT])
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert seen["plain"] == [301, "https://hub.example.com/login/"]
+    assert seen["proxied"] == 200  # the proxy's X-Forwarded-Proto is trusted
+    assert seen["hsts"] == "max-age=31536000; includeSubDomains; preload"
+    assert seen["csrf_cookie_secure"] is True
+    assert seen["healthz"] != 301  # probes reach the process over plain HTTP
+
+
+def test_https__false_serves_plain_http():
+    result = run_in_production(["-c", REQUESTS_SCRIPT], DJANGO_HTTPS="false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert seen["plain"] == [200, None]
+    assert seen["hsts"] is None
+    assert seen["csrf_cookie_secure"] is False

@@ -34,6 +34,7 @@ def hub_env(**overrides: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "false",  # served over plain HTTP
         "DJANGO_SECRET_KEY": "faults-secret-key-for-tests-only",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url(),
