@@ -121,6 +121,7 @@ class Stack:
             **os.environ,
             "DJANGO_DEBUG": "0",
             "DJANGO_HTTPS": "false",  # served over plain HTTP
+            "METRICS_PUBLIC": "true",  # hub_metrics() reads /metrics
             "DJANGO_SECRET_KEY": "bench-secret-key-not-for-deployment",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "REDIS_URL": f"{base}/{REDIS_DB}",

@@ -1,5 +1,7 @@
-"""The hub's one staff rule: staff, or a user granted a named Django permission."""
+"""The hub's one staff rule (staff, or a user granted a named Django
+permission), and who may read the API schema."""
 
+from django.conf import settings
 from rest_framework.permissions import BasePermission
 
 
@@ -20,3 +22,14 @@ def staff_or_permission(permission: str, *, message: str) -> type[BasePermission
     StaffOrPermission.message = message
     StaffOrPermission.__doc__ = f"Staff, or holders of ``{permission}``."
     return StaffOrPermission
+
+
+class SchemaIsPublicOrUserIsSignedIn(BasePermission):
+    """/api/schema/ and /api/docs/: anyone with API_SCHEMA_PUBLIC, else users."""
+
+    message = "The API schema is for signed-in users (API_SCHEMA_PUBLIC is off)."
+
+    def has_permission(self, request, view) -> bool:
+        if settings.API_SCHEMA_PUBLIC:
+            return True
+        return bool(request.user and request.user.is_authenticated)

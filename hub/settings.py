@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served by the hub, no CDN
     "django_celery_beat",
     "corsheaders",
     # Its abstract key model is the base of subscribers.ApiKey; its own APIKey
@@ -321,12 +322,20 @@ if DEBUG:
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
+# Who may read /api/schema/ and /api/docs/: anyone when true; signed-in users
+# (session or Token) only when false, the default in production.
+API_SCHEMA_PUBLIC = env.bool("API_SCHEMA_PUBLIC", default=DEBUG)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "The hub",
     "DESCRIPTION": "Event-driven notification hub: notifications, topics, "
     "broadcasts, chat and live dashboards.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["hub.permissions.SchemaIsPublicOrUserIsSignedIn"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Every operation documents the JSON errors it may answer (hub.api).
     "POSTPROCESSING_HOOKS": [
@@ -334,6 +343,12 @@ SPECTACULAR_SETTINGS = {
         "hub.api.document_error_responses",
     ],
 }
+
+# Who may scrape /metrics: anyone when METRICS_PUBLIC is true (default in
+# debug); otherwise staff, and a scraper sending "Authorization: Bearer
+# <METRICS_TOKEN>" when that is set (Prometheus: authorization.credentials).
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=DEBUG)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- Beside a product: subscribers, API keys, connection tokens (docs/SECURITY.md) ---
 # Connection tokens (JWTs a product signs for one subscriber) are verified with

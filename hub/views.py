@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
 from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework import serializers
@@ -112,4 +113,20 @@ def healthz(request):
 
 
 def metrics_view(request):
+    """Prometheus text, for those METRICS_PUBLIC and METRICS_TOKEN let in."""
+    if not _may_scrape(request):
+        return JsonResponse(
+            {"detail": "Metrics are for staff and the scraper's METRICS_TOKEN."},
+            status=403,
+        )
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _may_scrape(request) -> bool:
+    if settings.METRICS_PUBLIC:
+        return True
+    token = settings.METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    if token and constant_time_compare(sent, f"Bearer {token}"):
+        return True
+    return request.user.is_authenticated and request.user.is_staff

@@ -190,36 +190,47 @@ class TicketOrTokenAuth(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-_TICKET_IN_URL = re.compile(r"(?<=[?&]ticket=)[^&\s\"]*")
+# Secrets that travel in URLs: a socket ticket in a query string, and the
+# signed token of an email link (emails/urls.py) in a path.
+_SECRET_IN_URL = re.compile(
+    r"(?<=[?&]ticket=)[^&\s\"]*"
+    r"|(?<=/email/unsubscribe/)[^/?\s\"]+"
+    r"|(?<=/email/preferences/)[^/?\s\"]+"
+)
 REDACTED = "[redacted]"
 
 
+def _redact(text: str) -> str:
+    return _SECRET_IN_URL.sub(REDACTED, text)
+
+
 class RedactTicketFilter(logging.Filter):
-    """Blank out ``ticket=`` values in a log record's message and arguments.
+    """Blank out secrets in URLs (``ticket=`` values, email-link tokens) in a
+    log record's message and arguments.
 
     uvicorn logs each WebSocket handshake with its query string (on
     ``uvicorn.error``: ``"WebSocket /ws/notifications/?ticket=..." [accepted]``)
-    and each HTTP request on ``uvicorn.access``. A ticket is single use and
-    lives 60 s, but a log outlives both, so it is never written. Tokens travel
-    in headers, which uvicorn does not log.
+    and each HTTP request on ``uvicorn.access``; Django logs refused requests'
+    paths on ``django.request``. A ticket is single use and lives 60 s, and an
+    email link's token signs its holder into that user's email preferences for
+    30 days (unsubscribe links for ever); a log outlives both and is read by
+    more people, so neither is written. Tokens travel in headers, which uvicorn
+    does not log.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "ticket=" in record.msg:
-            record.msg = _TICKET_IN_URL.sub(REDACTED, record.msg)
+        if isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _TICKET_IN_URL.sub(REDACTED, a)
-                if isinstance(a, str) and "ticket=" in a
-                else a
-                for a in record.args
+                _redact(a) if isinstance(a, str) else a for a in record.args
             )
         return True
 
 
 def install_log_redaction() -> None:
-    """Put :class:`RedactTicketFilter` on the loggers uvicorn writes URLs to."""
-    for name in ("uvicorn.error", "uvicorn.access"):
+    """Put :class:`RedactTicketFilter` on the loggers that write URLs."""
+    for name in ("uvicorn.error", "uvicorn.access", "django.request"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTicketFilter) for f in logger.filters):
             logger.addFilter(RedactTicketFilter())

@@ -1,10 +1,13 @@
 """The WebSocket security stack: origin, tickets, tokens, sessions, unknown paths."""
 
+import logging
+
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from hub.asgi import application
+from realtime.security import RedactTicketFilter
 from realtime.tickets import ticket_issue
 from tests.conftest import PASSWORD, communicator
 
@@ -119,3 +122,50 @@ async def test_unknown_path__closes_4404(alice):
     await comm.connect()
 
     assert (await comm.receive_output())["code"] == 4404
+
+
+EMAIL_TOKEN = "MTI:1tQxYz:Qm9ndXMtc2lnbmF0dXJlLWJ1dC1hLXNlY3JldA"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/email/unsubscribe/{EMAIL_TOKEN}/",
+        f"/email/preferences/{EMAIL_TOKEN}/",
+        f"/email/preferences/{EMAIL_TOKEN}",
+        f"/ws/notifications/?ticket={EMAIL_TOKEN}&x=1",
+    ],
+)
+def test_redact_filter__secrets_in_urls_never_reach_an_access_line(path):
+    # uvicorn.access's record: client, method, path with query, version, status.
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 200),
+        None,
+    )
+
+    RedactTicketFilter().filter(record)
+
+    line = record.getMessage()
+    assert EMAIL_TOKEN not in line
+    assert "[redacted]" in line
+
+
+def test_redact_filter__a_message_with_the_path_inline_is_redacted():
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        f"Not Found: /email/unsubscribe/{EMAIL_TOKEN}/",
+        None,
+        None,
+    )
+
+    RedactTicketFilter().filter(record)
+
+    assert record.getMessage() == "Not Found: /email/unsubscribe/[redacted]/"

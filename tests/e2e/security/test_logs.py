@@ -11,6 +11,7 @@ from websockets.asyncio.client import connect
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FRAME_TIMEOUT_SECS = 5.0
+EMAIL_TOKEN = "MTI:1tQxYz:Qm9ndXMtc2lnbmF0dXJlLWJ1dC1hLXNlY3JldA"
 
 
 async def hello(ws) -> dict:
@@ -26,6 +27,8 @@ async def test_logs__hold_neither_token_nor_ticket(live_hub, web_log, alice):
         ticket = (await http.post("/api/ws-ticket/")).json()["ticket"]
         # A ticket pasted into an HTTP URL is redacted from the access line too.
         await http.get(f"/api/notifications/?ticket={ticket}&limit=1")
+        # So are the tokens of email links (this one is not the hub's: refused).
+        await http.get(f"/email/unsubscribe/{EMAIL_TOKEN}/")
 
     by_ticket = await connect(
         f"{live_hub.ws_url}/ws/notifications/?ticket={ticket}",
@@ -46,4 +49,6 @@ async def test_logs__hold_neither_token_nor_ticket(live_hub, web_log, alice):
     assert log.count('"WebSocket /ws/notifications/?ticket=[redacted]"') >= 2
     assert '"WebSocket /ws/notifications/" [accepted]' in log
     assert ticket not in log
+    assert EMAIL_TOKEN not in log
+    assert "/email/unsubscribe/[redacted]/" in log
     assert token not in log

@@ -2,8 +2,9 @@
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 from notifications.models import Notification, Topic
@@ -24,6 +25,14 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
+        # The demo superuser's password is printed here and written in the
+        # README: a hub that anyone can reach must never have it.
+        if not settings.DEBUG:
+            raise CommandError(
+                "seed_demo creates users with a published password; it runs only "
+                "with DJANGO_DEBUG=1 (make run sets it). Create real users with "
+                "manage.py createsuperuser."
+            )
         User = get_user_model()
         for username, staff in DEMO_USERS:
             user, created = User.objects.get_or_create(
