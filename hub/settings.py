@@ -24,6 +24,22 @@ else:
     SECRET_KEY = env("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
+
+def exact_hosts(hosts: list[str]) -> list[str]:
+    """ALLOWED_HOSTS without wildcards: they are also the hosts whose pages may
+    open sockets with a visitor's cookie (realtime/security.py), and
+    ``.example.com`` or ``*`` would let any subdomain's page in."""
+    for host in hosts:
+        if "*" in host or host.startswith("."):
+            raise ImproperlyConfigured(
+                f"DJANGO_ALLOWED_HOSTS: {host!r} is a wildcard. List each host the "
+                "hub is reached by exactly (hub.example.com,www.hub.example.com)."
+            )
+    return hosts
+
+
+ALLOWED_HOSTS = exact_hosts(ALLOWED_HOSTS)
+
 # --- HTTPS ------------------------------------------------------------------------
 # The hub behind a TLS-terminating proxy (docs/SECURITY.md): cookies only over
 # HTTPS, HSTS, plain HTTP redirected, and the proxy's X-Forwarded-Proto trusted

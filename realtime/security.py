@@ -9,13 +9,14 @@ after accepting, so browsers can read the code. A handshake with no credential
 at all is marked so, and the consumer waits for an ``auth`` frame
 (realtime.consumers).
 
-The Origin must be one of ALLOWED_HOSTS, or exactly one of
-HUB_CORS_ALLOWED_ORIGINS (scheme, host and port), the product sites that embed
-the bell. The session cookie counts only on a handshake that carries an allowed Origin:
-every browser sends one, so a cookie without it comes from a script replaying
-a stolen cookie, and such a socket stays anonymous. Non-browser clients send no
-Origin and authenticate with a ticket or a token. Tickets in URLs are redacted
-from uvicorn's log lines (docs/SECURITY.md).
+The Origin must be exactly (scheme, host and port) the handshake's own origin,
+on a host of ALLOWED_HOSTS, or one of HUB_CORS_ALLOWED_ORIGINS, the product
+sites that embed the bell. The session cookie counts only on a handshake that
+carries an allowed Origin: every browser sends one, so a cookie without it
+comes from a script replaying a stolen cookie, and such a socket stays
+anonymous. Non-browser clients send no Origin and authenticate with a ticket or
+a token. Tickets in URLs are redacted from uvicorn's log lines
+(docs/SECURITY.md).
 """
 
 import contextlib
@@ -31,7 +32,7 @@ from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.http.request import validate_host
+from django.http.request import split_domain_port
 
 from hub import metrics
 from realtime.db import database_read
@@ -41,7 +42,13 @@ CLOSE_POLICY = 1008
 
 
 class AllowedHostsOrigin(OriginValidator):
-    """Refuse handshakes whose Origin host is not in ALLOWED_HOSTS.
+    """Refuse handshakes from any origin but the hub's own and the products'.
+
+    Origins are compared exactly (scheme, host and port): the Origin must be
+    the handshake's own origin (its scheme, and its Host header, whose host is
+    in ALLOWED_HOSTS) or one of HUB_CORS_ALLOWED_ORIGINS. Neither list takes
+    wildcards (hub/settings.py refuses to start with one): ``.example.com``
+    would let a page on any subdomain open a socket with a visitor's cookie.
 
     A handshake without an Origin header comes from a non-browser client (every
     browser sends one), which cross-site request forgery cannot reach, so it
@@ -52,22 +59,19 @@ class AllowedHostsOrigin(OriginValidator):
     def __init__(self, application):
         super().__init__(application, allowed_origins=[])
 
-    def valid_origin(self, parsed_origin) -> bool:
+    def valid_origin(self, parsed_origin, scope=None) -> bool:
         if parsed_origin is None:
             return True
-        if _origin_of(parsed_origin) in settings.HUB_CORS_ALLOWED_ORIGINS:
+        origin = _origin_of(parsed_origin)
+        if origin in settings.HUB_CORS_ALLOWED_ORIGINS:
             return True
-        hosts = list(settings.ALLOWED_HOSTS)
-        if settings.DEBUG and not hosts:
-            hosts = [".localhost", "127.0.0.1", "[::1]"]
-        return bool(parsed_origin.hostname) and validate_host(
-            _host_of(parsed_origin), hosts
-        )
+        own = _own_origin(scope or {})
+        return own is not None and origin == own
 
     async def __call__(self, scope, receive, send):
         origin = _header(scope, b"origin")
         parsed = urlparse(origin) if origin is not None else None
-        if self.valid_origin(parsed):
+        if self.valid_origin(parsed, scope):
             if origin is None:
                 # No browser: the session cookie is not a credential here.
                 scope = {
@@ -82,16 +86,33 @@ class AllowedHostsOrigin(OriginValidator):
         await send({"type": "websocket.close", "code": CLOSE_POLICY})
 
 
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
 def _origin_of(parsed) -> str:
-    """``scheme://host[:port]`` as browsers send it in Origin."""
-    return f"{parsed.scheme}://{parsed.netloc}".lower()
+    """``scheme://host[:port]`` as browsers send it in Origin (default port
+    left out), lower-cased; empty for what is not an http(s) origin."""
+    scheme = parsed.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parsed.hostname:
+        return ""
+    netloc = parsed.netloc.lower().removesuffix(_DEFAULT_PORTS[scheme])
+    return f"{scheme}://{netloc}"
 
 
-def _host_of(parsed) -> str:
-    host = parsed.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    return host
+def _own_origin(scope) -> str | None:
+    """The origin of the page a same-site handshake comes from: the socket's
+    scheme (wss is https; behind a proxy, its X-Forwarded-Proto when Django
+    trusts it, DJANGO_HTTPS) and the Host header, if that host is allowed."""
+    host = (_header(scope, b"host") or "").lower()
+    domain, _port = split_domain_port(host)
+    if not domain or domain not in [h.lower() for h in settings.ALLOWED_HOSTS]:
+        return None
+    secure = scope.get("scheme") == "wss" or (
+        settings.SECURE_PROXY_SSL_HEADER is not None
+        and _header(scope, b"x-forwarded-proto") == "https"
+    )
+    scheme = "https" if secure else "http"
+    return f"{scheme}://{host.removesuffix(_DEFAULT_PORTS[scheme])}"
 
 
 def _header(scope, name: bytes) -> str | None:

@@ -63,7 +63,10 @@ def consumer_loop(request, settings):
 
 def communicator(path: str, user=None, *, origin: bytes | None = ORIGIN, headers=()):
     """A WebSocket to the full ASGI stack (origin check, auth, routing)."""
+    # As a browser's handshake: the Host the page was served from (the hub's).
     all_headers = list(headers)
+    if not any(name == b"host" for name, _ in all_headers):
+        all_headers.insert(0, (b"host", b"localhost"))
     if origin is not None:
         all_headers.append((b"origin", origin))
     if user is not None:

@@ -90,7 +90,11 @@ async def test_seed_client__logged_in_page_sends_and_reads_username_message(alic
     comm = WebsocketCommunicator(
         application,
         "/ws/chat/lobby/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)],
+        headers=[
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie),
+        ],
     )
     ok, _ = await comm.connect()
     assert ok

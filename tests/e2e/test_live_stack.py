@@ -49,7 +49,7 @@ async def test_api_notification__reaches_both_sockets_of_recipient_only(
     ticket = await sync_to_async(ticket_issue)(user_id=alice.pk)
     by_ticket = await connect(
         f"{live_hub.ws_url}/ws/notifications/?ticket={ticket}",
-        origin="http://localhost",
+        origin=live_hub.base_url,  # the page the hub served
     )
     assert (await recv(by_ticket))["user"]["username"] == "alice"
     by_token, _ = await open_socket(live_hub, alice)

@@ -139,3 +139,13 @@ def test_https__false_serves_plain_http():
     assert seen["plain"] == [200, None]
     assert seen["hsts"] is None
     assert seen["csrf_cookie_secure"] is False
+
+
+@pytest.mark.parametrize(
+    "hosts", ["*", ".example.com", "hub.example.com,*.example.com"]
+)
+def test_allowed_hosts__a_wildcard_stops_the_hub_at_start(hosts):
+    result = run_in_production(["manage.py", "check"], DJANGO_ALLOWED_HOSTS=hosts)
+
+    assert result.returncode != 0
+    assert "is a wildcard" in result.stderr

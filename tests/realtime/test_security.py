@@ -24,7 +24,12 @@ async def test_origin__other_site_refused_before_accept(alice):
 
 
 async def test_origin__allowed_host_accepted(alice):
-    comm = communicator("/ws/notifications/", alice, origin=b"http://localhost:8000")
+    comm = communicator(
+        "/ws/notifications/",
+        alice,
+        origin=b"http://localhost:8000",
+        headers=[(b"host", b"localhost:8000")],
+    )
 
     ok, _ = await comm.connect()
 
@@ -108,7 +113,11 @@ async def test_session_cookie__logged_in_browser_connects(alice):
     comm = WebsocketCommunicator(
         application,
         "/ws/notifications/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)],
+        headers=[
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie),
+        ],
     )
     await comm.connect()
 

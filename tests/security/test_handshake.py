@@ -184,3 +184,70 @@ def test_ticket_endpoint__issues_single_use_ticket_for_sixty_seconds(world, api_
     assert first["expires_in"] == 60
     assert first["ticket"] != second["ticket"]
     assert len(first["ticket"]) >= 32
+
+
+async def _verdict(user, origin: bytes, host: bytes, *, scheme="ws", headers=()):
+    """The close code of the user's handshake from ``origin``, or "accepted"."""
+    comm = communicator(
+        "/ws/notifications/", user, origin=origin, headers=[(b"host", host), *headers]
+    )
+    comm.scope["scheme"] = scheme
+    message = await first_message(comm)
+    if accepted(message):
+        await comm.disconnect()
+        return "accepted"
+    return message["code"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme"),
+    [
+        # Another port of the same host is another origin (another app).
+        (b"http://localhost:8001", b"localhost:8000", "ws"),
+        (b"http://localhost", b"localhost:8000", "ws"),
+        # A page over plain HTTP must not drive a socket of the HTTPS site.
+        (b"http://localhost", b"localhost", "wss"),
+        # Another allowed host is another site.
+        (b"http://127.0.0.1", b"localhost", "ws"),
+        # A subdomain of an allowed host.
+        (b"http://app.localhost", b"localhost", "ws"),
+        # A host the hub does not serve, even when Origin and Host agree.
+        (b"http://evil.example", b"evil.example", "ws"),
+    ],
+)
+async def test_origin__compared_exactly_scheme_host_and_port(
+    alice, origin, host, scheme
+):
+    assert await _verdict(alice, origin, host, scheme=scheme) == 1008
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme"),
+    [
+        (b"http://localhost:8000", b"localhost:8000", "ws"),
+        (b"https://localhost", b"localhost", "wss"),
+        (b"https://localhost", b"localhost:443", "wss"),
+        (b"HTTP://LOCALHOST", b"LocalHost", "ws"),
+    ],
+)
+async def test_origin__the_hubs_own_origin_is_accepted(alice, origin, host, scheme):
+    assert await _verdict(alice, origin, host, scheme=scheme) == "accepted"
+
+
+async def test_origin__behind_a_trusted_tls_proxy_is_https(alice, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    proxied = [(b"x-forwarded-proto", b"https")]
+
+    https = await _verdict(alice, b"https://localhost", b"localhost", headers=proxied)
+    http = await _verdict(alice, b"http://localhost", b"localhost", headers=proxied)
+
+    assert (https, http) == ("accepted", 1008)
+
+
+async def test_origin__forwarded_proto_is_ignored_unless_trusted(alice, settings):
+    settings.SECURE_PROXY_SSL_HEADER = None
+    proxied = [(b"x-forwarded-proto", b"https")]
+
+    https = await _verdict(alice, b"https://localhost", b"localhost", headers=proxied)
+
+    assert https == 1008

@@ -32,7 +32,7 @@ async def test_logs__hold_neither_token_nor_ticket(live_hub, web_log, alice):
 
     by_ticket = await connect(
         f"{live_hub.ws_url}/ws/notifications/?ticket={ticket}",
-        origin="http://localhost",
+        origin=live_hub.base_url,  # the page the hub served
     )
     by_token = await connect(
         live_hub.ws_url + "/ws/notifications/", additional_headers=auth
