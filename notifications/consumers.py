@@ -11,7 +11,17 @@ from notifications.serializers import notification_payload
 from realtime import groups
 from realtime.consumers import HubConsumer
 from realtime.db import database_read
-from realtime.frames import Forbidden, NotFound, require_int, require_str
+from realtime.frames import (
+    Forbidden,
+    FrameError,
+    NotFound,
+    require_int,
+    require_str,
+)
+
+# Most ids one `seen` frame may carry; hub.js batches what a page shows at once
+# (at most a feed page and the bell's dropdown), well under this.
+SEEN_MAX_IDS = 100
 
 
 @database_read
@@ -37,6 +47,7 @@ class NotificationConsumer(HubConsumer):
         "read": "frame_read",
         "read_all": "frame_read_all",
         "resume": "frame_resume",
+        "seen": "frame_seen",
         "subscribe": "frame_subscribe",
         "unsubscribe": "frame_unsubscribe",
     }
@@ -94,6 +105,21 @@ class NotificationConsumer(HubConsumer):
     async def frame_read_all(self, frame: dict) -> None:
         await database_sync_to_async(services.notifications_mark_all_read)(
             user_id=self.user_id
+        )
+
+    async def frame_seen(self, frame: dict) -> None:
+        ids = frame.get("ids")
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or len(ids) > SEEN_MAX_IDS
+            or not all(type(i) is int and i > 0 for i in ids)
+        ):
+            raise FrameError(
+                f"'ids' must be a list of 1 to {SEEN_MAX_IDS} notification ids."
+            )
+        await database_sync_to_async(services.notifications_mark_seen)(
+            user_id=self.user_id, notification_ids=ids
         )
 
     async def frame_resume(self, frame: dict) -> None:

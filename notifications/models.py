@@ -124,6 +124,12 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a socket of the recipient first reported it shown on a "
+        "visible page (the `seen` frame); a seen notification is not pushed.",
+    )
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="Hidden from the feed and count when set."
     )

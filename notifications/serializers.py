@@ -45,6 +45,7 @@ def notification_payload(n: Notification) -> dict:
         "url": n.url,
         "created_at": iso(n.created_at),
         "read_at": iso(n.read_at),
+        "seen_at": iso(n.seen_at),
     }
 
 
@@ -66,6 +67,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "url",
             "created_at",
             "read_at",
+            "seen_at",
         ]
         read_only_fields = fields
 

@@ -188,6 +188,22 @@ def notifications_mark_all_read(*, user_id: int) -> int:
     return len(ids)
 
 
+def notifications_mark_seen(
+    *, user_id: int, notification_ids: Iterable[int], now: datetime | None = None
+) -> int:
+    """Record that a socket of the user showed these notifications on a visible
+    page; returns how many were newly seen.
+
+    Only the first report counts (``seen_at`` never moves), and ids of other
+    users' notifications are ignored rather than refused: a tab may report a
+    notification archived meanwhile. A seen notification is not pushed
+    (delivery.escalation).
+    """
+    return Notification.objects.filter(
+        recipient_id=user_id, pk__in=set(notification_ids), seen_at__isnull=True
+    ).update(seen_at=now or timezone.now())
+
+
 def notification_archive(*, user_id: int, notification_id: int) -> None:
     """Hide one of the user's notifications from the feed and the count."""
     notification = selectors.notification_get_own(

@@ -174,6 +174,29 @@ async def test_resume__bounded_with_more_flag(alice, settings):
     await comm.disconnect()
 
 
+async def test_seen__sets_seen_at_once_and_only_on_own_rows(alice, bob):
+    mine, other = (await notify(recipients=[alice], title="mine"))[0], None
+    [other] = await notify(recipients=[bob], title="bob's")
+    comm, _ = await connected(alice)
+
+    await comm.send_json_to({"type": "seen", "ids": [mine.pk, other.pk]})
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}  # seen was handled
+    await database_sync_to_async(mine.refresh_from_db)()
+    first = mine.seen_at
+    await comm.send_json_to({"type": "seen", "ids": [mine.pk]})
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}
+
+    await database_sync_to_async(mine.refresh_from_db)()
+    await database_sync_to_async(other.refresh_from_db)()
+    assert first is not None
+    assert mine.seen_at == first  # the first report counts
+    assert mine.read_at is None  # seen is not read
+    assert other.seen_at is None
+    await comm.disconnect()
+
+
 async def test_ping__pong(alice):
     comm, _ = await connected(alice)
 
@@ -199,6 +222,12 @@ async def test_ping__pong(alice):
         ('{"type": "read", "id": 999999999}', "not_found"),
         ('{"type": "resume", "last_id": -1}', "invalid"),
         ('{"type": "resume", "last_id": 1.5}', "invalid"),
+        ('{"type": "seen"}', "invalid"),
+        ('{"type": "seen", "ids": []}', "invalid"),
+        ('{"type": "seen", "ids": ["1"]}', "invalid"),
+        ('{"type": "seen", "ids": [true]}', "invalid"),
+        ('{"type": "seen", "ids": [0]}', "invalid"),
+        ('{"type": "seen", "ids": ' + json.dumps(list(range(1, 102))) + "}", "invalid"),
     ],
 )
 async def test_bad_frame__error_frame_and_socket_stays_open(alice, text, code):
