@@ -17,8 +17,10 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt tests/delivery/node/package-lock.json
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The push service emulator the Web Push tests push to (web-push-testing).
+	cd tests/delivery/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker + beat)

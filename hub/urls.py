@@ -20,6 +20,7 @@ api_patterns = [
     path("", include("chat.urls")),
     path("", include(dashboard_urls.api_urlpatterns)),
     path("", include("subscribers.urls")),
+    path("", include("delivery.urls")),
 ]
 
 urlpatterns = [
