@@ -260,11 +260,16 @@ PUSH_AFTER_SECS = env.int("PUSH_AFTER_SECS", default=10)
 # hours, a device is not flooded with stale news (email and the feed cover them).
 PUSH_MAX_AGE_SECS = 3600
 # Seconds one request to a push service may block a worker.
-PUSH_REQUEST_TIMEOUT_SECS = 10
+PUSH_REQUEST_TIMEOUT_SECS = env.int("PUSH_REQUEST_TIMEOUT_SECS", default=10)
 # A push claimed, or last making progress, this long ago (worker killed mid-push)
 # is claimed again: longer than PUSH_REQUEST_TIMEOUT_SECS, so a live push is never
 # doubled. Also how long a queued push may wait before the sweep queues it again.
 PUSH_SEND_STALE_SECS = env.int("PUSH_SEND_STALE_SECS", default=30)
+if PUSH_SEND_STALE_SECS <= PUSH_REQUEST_TIMEOUT_SECS:
+    raise ImproperlyConfigured(
+        "PUSH_SEND_STALE_SECS must be longer than PUSH_REQUEST_TIMEOUT_SECS, or a "
+        "push still under way could be taken again and sent twice."
+    )
 # A push the service answered 429 or 5xx is tried again after this, doubling
 # each time (or after its Retry-After), and given up after PUSH_SEND_MAX_ATTEMPTS.
 PUSH_RETRY_SECS = 5
