@@ -58,3 +58,7 @@ class PushKeySerializer(serializers.Serializer):
     public_key = serializers.CharField(
         help_text="base64url uncompressed P-256 point, for PushManager.subscribe."
     )
+
+
+class PushReadSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=500, help_text="The push's read_token.")

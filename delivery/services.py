@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from delivery import escalation, selectors, webpush
+from delivery import escalation, selectors, tokens, webpush
 from delivery.models import PushDelivery, PushSubscription
 from emails.selectors import preference_get
 
@@ -142,6 +142,9 @@ def push_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
         body=notification.body,
         url=notification.url,
         level=notification.level,
+        read_token=tokens.read_token(
+            user_id=row.user_id, notification_id=notification.pk
+        ),
     )
     retry_after: int | None = None
     retry_reason = ""

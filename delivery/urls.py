@@ -11,4 +11,5 @@ urlpatterns = [
         views.PushSubscriptionView.as_view(),
         name="push-subscriptions",
     ),
+    path("push/read/", views.PushReadView.as_view(), name="push-read"),
 ]

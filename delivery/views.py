@@ -1,19 +1,30 @@
 """HTTP: the VAPID public key and the user's push subscriptions."""
 
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from delivery import selectors, services, webpush
+from delivery import selectors, services, tokens, webpush
 from delivery.serializers import (
     PushEndpointSerializer,
     PushKeySerializer,
+    PushReadSerializer,
     PushSubscriptionInputSerializer,
     PushSubscriptionSerializer,
 )
+from notifications import services as notification_services
+from notifications.models import Notification
 from subscribers.authentication import AcceptsConnectionTokens
+
+SERVICE_WORKER = Path(settings.BASE_DIR) / "static" / "hub" / "sw.js"
 
 
 class PushKeyView(AcceptsConnectionTokens, APIView):
@@ -62,3 +73,38 @@ class PushSubscriptionView(AcceptsConnectionTokens, APIView):
         ):
             raise NotFound("No such subscription of yours.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PushReadView(APIView):
+    """A clicked push marks its notification read: the signed token in the push
+    is the authorisation (the service worker has no session or CSRF token)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PushReadSerializer, responses={204: None})
+    def post(self, request):
+        serializer = PushReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        target = tokens.read_token_target(serializer.validated_data["token"])
+        if target is None:
+            raise NotFound("Unknown or expired token.")
+        user_id, notification_id = target
+        try:
+            notification_services.notification_mark_read(
+                user_id=user_id, notification_id=notification_id
+            )
+        except Notification.DoesNotExist as exc:
+            raise NotFound("No such notification.") from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """/sw.js at the site root, so the service worker's scope is the whole site;
+    never cached long, so a new version reaches browsers on their next visit."""
+    response = HttpResponse(
+        SERVICE_WORKER.read_bytes(), content_type="text/javascript; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    return response

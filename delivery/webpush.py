@@ -101,7 +101,13 @@ def new_private_key_pem() -> str:
 
 
 def payload(
-    *, notification_id: int, title: str, body: str, url: str | None, level: str
+    *,
+    notification_id: int,
+    title: str,
+    body: str,
+    url: str | None,
+    level: str,
+    read_token: str = "",
 ) -> bytes:
     """What the service worker shows, as JSON within PAYLOAD_MAX_BYTES: the body
     is shortened (with an ellipsis) when the whole would not fit."""
@@ -113,6 +119,7 @@ def payload(
         "body": body,
         "url": url or settings.HUB_BASE_URL + "/notifications/",
         "level": level,
+        "read_token": read_token,
     }
     encoded = json.dumps(fields, ensure_ascii=False).encode()
     body = fields["body"].encode()

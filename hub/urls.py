@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from dashboard import urls as dashboard_urls
+from delivery import views as delivery_views
 from emails import urls as email_urls
 from hub.views import WsTicketView, healthz, metrics_view
 
@@ -29,6 +30,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("email/", include(email_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
+    path("sw.js", delivery_views.service_worker, name="service-worker"),
     path("", include("web.urls")),
 ]
 

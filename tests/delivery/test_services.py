@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from delivery import escalation, services, webpush
+from delivery import escalation, services, tokens, webpush
 from delivery.models import PushDelivery, PushSubscription
 from emails.services import preference_update
 from notifications import services as notification_services
@@ -53,6 +53,7 @@ def test_deliver__the_service_gets_it_decrypted_with_what_the_worker_shows(
             "body": "Build 12 broke",
             "url": "https://hub.example.com/notifications/",
             "level": "error",
+            "read_token": tokens.read_token(user_id=alice.pk, notification_id=n.pk),
         }
     ]
     row = PushDelivery.objects.get(pk=delivery_id)

@@ -2,7 +2,9 @@
 
 import pytest
 
+from delivery import tokens
 from delivery.models import PushSubscription
+from notifications.services import notify
 from tests.conftest import api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +119,37 @@ def test_delete__own_204_someone_elses_404_and_kept(alice, bob):
     )
     assert done.status_code == 204
     assert not PushSubscription.objects.exists()
+
+
+def test_read__the_pushed_token_marks_that_notification_read(alice, client):
+    [n] = notify(recipients=[alice], title="x")
+    token = tokens.read_token(user_id=alice.pk, notification_id=n.pk)
+
+    response = client.post(
+        "/api/push/read/", {"token": token}, content_type="application/json"
+    )
+
+    assert response.status_code == 204
+    n.refresh_from_db()
+    assert n.read_at is not None
+
+
+def test_read__a_forged_or_altered_token_is_refused(alice, bob, client):
+    [n] = notify(recipients=[alice], title="x")
+    bobs = tokens.read_token(user_id=bob.pk, notification_id=n.pk)  # not his
+
+    for token in ("forged", bobs, bobs[:-2] + "xx"):
+        response = client.post(
+            "/api/push/read/", {"token": token}, content_type="application/json"
+        )
+        assert response.status_code == 404, token
+    n.refresh_from_db()
+    assert n.read_at is None
+
+
+def test_service_worker__served_at_the_root(client):
+    response = client.get("/sw.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert b'addEventListener("push"' in response.content
