@@ -39,7 +39,7 @@ PUSH_LOST_TASK_SECS = 2
 
 
 def allows(preference: Preference, *, channel: str, category: str = "") -> bool:
-    """Whether the person wants ``channel`` (in_app, push, email) at all and, with
+    """Whether the person wants ``channel`` (push, email) at all and, with
     a category, for that category."""
     if channel == "push" and not preference.push:
         return False

@@ -82,7 +82,7 @@ class PreferenceSerializer(serializers.Serializer):
     category_channels = serializers.DictField(
         child=serializers.DictField(child=JsonBooleanField()),
         help_text='Per category, channels on or off: {"billing": {"push": false}}. '
-        "Channels: in_app, push, email; one not listed is on.",
+        "Channels: push, email; one not listed is on.",
     )
 
     def validate_muted_categories(self, value: list[str]) -> list[str]:

@@ -102,7 +102,7 @@ def _user_of(purpose: str, token: str) -> int | None:
 def _form_to_api(form, current: Preference) -> dict:
     """The HTML form's fields in the API's shape, so one serializer validates both.
 
-    The form edits only the push channel per category; the other channels'
+    The form edits only the push channel per category; the email channel's
     per-category settings (API only) are kept as they are.
     """
     start, end = form.get("quiet_start", ""), form.get("quiet_end", "")
