@@ -435,7 +435,12 @@ export class Bell {
       return this.showPush("unsupported"); // the hub has no VAPID key
     }
     const registration = await navigator.serviceWorker.register(serviceWorkerUrl);
-    const current = await registration.pushManager.getSubscription();
+    let current = await registration.pushManager.getSubscription();
+    if (current && base64url(current.options.applicationServerKey) !== key) {
+      // The hub's key was rotated: the old subscription can never be pushed to.
+      await current.unsubscribe();
+      current = null;
+    }
     if (Notification.permission === "denied") this.showPush("blocked");
     else this.showPush(current ? "on" : "off");
     this.pushButton.addEventListener("click", async () => {
@@ -537,6 +542,12 @@ export class Bell {
     this.button.setAttribute("aria-expanded", String(open));
     if (open) this.markSeen([...this.items.keys()]);
   }
+}
+
+function base64url(buffer) {
+  if (!buffer) return "";
+  const text = btoa(String.fromCharCode(...new Uint8Array(buffer)));
+  return text.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function formatTime(iso) {
