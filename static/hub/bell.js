@@ -540,7 +540,17 @@ export class Bell {
   toggle(open = this.panel.hidden) {
     this.panel.hidden = !open;
     this.button.setAttribute("aria-expanded", String(open));
-    if (open) this.markSeen([...this.items.keys()]);
+    if (open) {
+      this.keepOnScreen();
+      this.markSeen([...this.items.keys()]);
+    }
+  }
+
+  /** The panel hangs left from the bell's right edge; a bell near the left of
+   * the screen (as it may be on a product's page) gets it hanging right. */
+  keepOnScreen() {
+    this.panel.classList.remove("hub-bell__panel--start");
+    if (this.panel.getBoundingClientRect().left < 0) this.panel.classList.add("hub-bell__panel--start");
   }
 }
 

@@ -388,3 +388,12 @@ async def test_consumer__on_channels_loop_when_inline_fanout_is_off(alice, setti
     assert sender is server.task  # woken for it, not sent by the layer's reader
     assert get_channel_layer().loop_layer().inbox(channel).handle_now is None
     await _disconnect(server)
+
+
+def test_layer__written_against_these_channels_and_channels_redis_versions():
+    """realtime/layer.py subclasses channels_redis' pub/sub layer and uses the
+    private names its docstring lists. After an upgrade, read them again in
+    the new version, then update these pins."""
+    from importlib.metadata import version
+
+    assert (version("channels"), version("channels-redis")) == ("4.3.2", "4.3.0")
