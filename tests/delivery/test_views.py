@@ -153,3 +153,14 @@ def test_service_worker__served_at_the_root(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/javascript")
     assert b'addEventListener("push"' in response.content
+
+
+def test_forgotten_subscriber__push_subscriptions_erased():
+    from subscribers import services as subscriber_services
+
+    user, _ = subscriber_services.subscriber_upsert(external_id="u-1")
+    PushSubscription.objects.create(user_id=user.pk, endpoint=ENDPOINT, **KEYS)
+
+    subscriber_services.subscriber_forget(external_id="u-1")
+
+    assert not PushSubscription.objects.exists()
