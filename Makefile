@@ -53,6 +53,7 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.runtime  ## benchmarks against the real stack (docs/PERFORMANCE.md); BENCH_ARGS=--quick
 	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/delivery/node && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) -m tools.devstack exec $(PY) -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -6,7 +6,7 @@ the floor (bench/floor.py under the same uvicorn flags), and the Node load clien
 
     python -m bench.run [--quick] [--only NAME[,NAME...]]
 
-Scenarios: fanout, broadcast, personal, storm (also memory), celery, http.
+Scenarios: fanout, broadcast, personal, storm (also memory), celery, http, push.
 Everything started is stopped, and the bench's database dropped, on success,
 failure and Ctrl-C alike.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 from bench.stack import BASE_DIR, Stack, loadavg, raise_nofile, rss_kib
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http")
+SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http", "push")
 HUB_WS_PATH = "/ws/notifications/"
 BENCH_TOPIC = "bench"
 
@@ -55,6 +55,7 @@ class Sizes:
     probe_events: int
     http_rows: int
     http_requests: int
+    push_users: int
 
     @property
     def users(self) -> int:
@@ -79,6 +80,7 @@ FULL = Sizes(
     probe_events=5000,
     http_rows=1_000_000,
     http_requests=2000,
+    push_users=1000,
 )
 QUICK = Sizes(
     fanout_counts=(1000, 2000),
@@ -93,6 +95,7 @@ QUICK = Sizes(
     probe_events=1000,
     http_rows=100_000,
     http_requests=150,
+    push_users=200,
 )
 
 
@@ -698,6 +701,55 @@ def scenario_celery(run: Run) -> None:
     run.hub_sockets_to(0)
 
 
+def scenario_push(run: Run) -> None:
+    """Web Push from one worker to a local push service (web-push-testing, which
+    verifies and decrypts each push), and the escalation's claim per notification."""
+    from django.core.cache import cache
+
+    from bench.tasks import push_probe
+    from delivery import webpush
+    from delivery.models import PushSubscription
+    from tests.delivery.push_service import PushService
+
+    service = PushService(run.stack.log_dir / "push-service.log").start()
+    try:
+        key = webpush.public_key_of(run.stack.env["WEBPUSH_VAPID_PRIVATE_KEY"])
+        user_ids = [uid for uid, _ in run.tokens[: run.sizes.push_users]]
+        rows = []
+        for uid in user_ids:
+            sub = service.subscribe(key)
+            rows.append(
+                PushSubscription(user_id=uid, endpoint=sub["endpoint"], **sub["keys"])
+            )
+        PushSubscription.objects.bulk_create(rows)
+        result_key = f"bench:push:{secrets.token_hex(4)}"
+        push_probe.apply_async(kwargs={"key": result_key, "user_ids": user_ids})
+        deadline = time.monotonic() + 300
+        result = None
+        while time.monotonic() < deadline and result is None:
+            result = cache.get(result_key)
+            time.sleep(0.2)
+        if result is None:
+            raise RuntimeError("push probe gave no result; see the worker log")
+    finally:
+        service.stop()
+    run.add(
+        "push",
+        f"Web Push throughput, one worker, one push at a time ({result['sent']} sent)",
+        result["pushes_per_sec"],
+        "pushes/s",
+        note="delivery.services.push_deliver: decide, encrypt, sign, POST, record",
+    )
+    run.add(
+        "push",
+        "escalation check (push sweep claim) per notification",
+        result["claim_ms_per_notification"],
+        "ms",
+        note=f"delivery.escalation.push_claim_due over {result['claimed']} due",
+    )
+    log(f"push: {result}")
+
+
 _ROWS_SQL = """
 INSERT INTO notifications_notification
     (recipient_id, title, body, level, category, data, created_at, read_at)
@@ -1004,6 +1056,7 @@ def main(argv: list[str]) -> int:
             "personal": lambda: scenario_personal(run),
             "celery": lambda: scenario_celery(run),
             "http": lambda: scenario_http(run),
+            "push": lambda: scenario_push(run),
         }
         for name, scenario in scenarios.items():
             if name not in only:

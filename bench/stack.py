@@ -31,6 +31,12 @@ PG_ADDRESS = ("127.0.0.1", 5432)
 REDIS_DB = 13
 
 
+def _vapid_private_key() -> str:
+    from delivery.webpush import new_private_key_pem
+
+    return new_private_key_pem()
+
+
 def raise_nofile() -> int:
     """Raise this process's open-file limit to the hard limit; children inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -128,6 +134,9 @@ class Stack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
+            # The push scenario pushes to a local push service over http://.
+            "WEBPUSH_VAPID_PRIVATE_KEY": _vapid_private_key(),
+            "WEBPUSH_ALLOW_HTTP_ENDPOINTS": "true",
         }
         self.env.pop("CELERY_BROKER_URL", None)
 

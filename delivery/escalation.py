@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 
 from delivery import selectors
 from delivery.models import PushDelivery
@@ -106,19 +105,29 @@ def push_claim_due(*, now: datetime) -> list[tuple[int, datetime]]:
         created_before=now - after + timedelta(seconds=PUSH_SWEEP_LOOKAHEAD_SECS),
         created_after=now - timedelta(seconds=settings.PUSH_MAX_AGE_SECS),
     )
-    claimed = []
-    for notification_id, user_id, created_at in candidates:
-        due = created_at + after
-        with transaction.atomic():
-            row, created = PushDelivery.objects.get_or_create(
+    if not candidates:
+        return []
+    lost = timedelta(seconds=PUSH_LOST_TASK_SECS)
+    # One INSERT for the batch; a row a concurrent sweep made first is skipped
+    # (unique notification), and this call's rows are those stamped with its
+    # own ``now``.
+    PushDelivery.objects.bulk_create(
+        [
+            PushDelivery(
                 notification_id=notification_id,
-                defaults={
-                    "user_id": user_id,
-                    "due_at": due,
-                    "next_attempt_at": due + timedelta(seconds=PUSH_LOST_TASK_SECS),
-                    "created_at": now,
-                },
+                user_id=user_id,
+                due_at=created_at + after,
+                next_attempt_at=created_at + after + lost,
+                created_at=now,
             )
-        if created:
-            claimed.append((row.pk, due))
-    return claimed
+            for notification_id, user_id, created_at in candidates
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        PushDelivery.objects.filter(
+            notification_id__in=[c[0] for c in candidates], created_at=now
+        )
+        .order_by("due_at")
+        .values_list("pk", "due_at")
+    )
