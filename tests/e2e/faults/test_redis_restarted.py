@@ -15,7 +15,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from notifications.models import Notification
-from tests.e2e.faults.conftest import Socket, api, assert_once_each, health, wait_for
+from tests.support.sockets import Socket, assert_once_each
+from tests.support.stack import api, health, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,12 +5,8 @@ import pytest
 
 from delivery import webpush
 from tests.delivery.push_service import PushService
-from tests.e2e.conftest import LiveHub
-from tests.e2e.faults.conftest import (  # noqa: F401 (fixtures used here)
-    hub_env,
-    session_worker_paused,
-    start_worker,
-)
+from tests.e2e.faults.conftest import session_worker_paused  # noqa: F401 (autouse)
+from tests.support.stack import LiveHub, hub_env, start_worker
 
 PUSH_AFTER_SECS = 2
 # Short, so a push taken by a killed worker is taken again within the test.

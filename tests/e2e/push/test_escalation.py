@@ -15,8 +15,9 @@ from django.utils import timezone
 from delivery.models import PushDelivery, PushSubscription
 from emails.services import preference_update
 from notifications.models import Notification
-from tests.e2e.faults.conftest import Socket, api, kill_group, start_worker, wait_for
 from tests.e2e.push.conftest import PUSH_AFTER_SECS
+from tests.support.sockets import Socket
+from tests.support.stack import api, kill_group, start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
