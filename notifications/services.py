@@ -15,6 +15,7 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hub import metrics
@@ -281,9 +282,7 @@ def broadcast(
                 created_by=created_by,
                 idempotency_key=idempotency_key,
                 progress_at=timezone.now(),
-            )
-            if not scheduled:
-                publish.on_commit(lambda: _enqueue_fan_out(item.pk))
+            )  # queued after the commit by notifications.signals, if not scheduled
     except IntegrityError:  # a concurrent retry with the same key won the race
         return Broadcast.objects.get(
             created_by=created_by, idempotency_key=idempotency_key
@@ -291,7 +290,8 @@ def broadcast(
     return item, True
 
 
-def _enqueue_fan_out(broadcast_id: int) -> None:
+def enqueue_fan_out(broadcast_id: int) -> None:
+    """Queue a broadcast's fan-out task; if the broker is down, the sweeper will."""
     try:
         current_app.send_task(FAN_OUT_BROADCAST_TASK, args=[broadcast_id])
     except Exception:  # the broker is down: the row stays queued for the sweeper
@@ -389,7 +389,7 @@ def broadcasts_dispatch_due(*, now: datetime | None = None) -> list[int]:
             ).update(status=Broadcast.Status.QUEUED, progress_at=now)
             if changed:  # another dispatcher did not get there first
                 queued.append(broadcast_id)
-                publish.on_commit(lambda b=broadcast_id: _enqueue_fan_out(b))
+                publish.on_commit(lambda b=broadcast_id: enqueue_fan_out(b))
     return queued
 
 
@@ -401,15 +401,18 @@ def broadcasts_requeue_stalled(*, now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.BROADCAST_STALL_SECS)
+    # No progress time at all (a row written past Broadcast.save, by bulk_create
+    # or SQL): its age counts from its creation.
     ids = list(
         Broadcast.objects.filter(
+            Q(progress_at__lt=stale)
+            | Q(progress_at__isnull=True, created_at__lt=stale),
             status__in=(Broadcast.Status.QUEUED, Broadcast.Status.SENDING),
-            progress_at__lt=stale,
         ).values_list("pk", flat=True)
     )
     for broadcast_id in ids:
         Broadcast.objects.filter(pk=broadcast_id).update(progress_at=now)
-        _enqueue_fan_out(broadcast_id)
+        enqueue_fan_out(broadcast_id)
     return ids
 
 
