@@ -46,11 +46,12 @@ def fan_outs_queued(broadcast_id: int) -> int:
     """Fan-out messages for this broadcast waiting in the real broker's queue."""
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     messages = broker.lrange(settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
+    headers = [json.loads(raw)["headers"] for raw in messages]
     return sum(
         1
-        for raw in messages
-        if (headers := json.loads(raw)["headers"])["task"] == "workers.fan_out_broadcast"
-        and headers["argsrepr"] == f"[{broadcast_id}]"
+        for h in headers
+        if h["task"] == "workers.fan_out_broadcast"
+        and h["argsrepr"] == f"[{broadcast_id}]"
     )
 
 
@@ -65,9 +66,7 @@ def test_admin_broadcast__queued_for_fan_out_once(admin_client, deploys):
     assert fan_outs_queued(item.pk) == 1
 
 
-def test_admin_broadcast__future_send_at_is_scheduled_not_queued(
-    admin_client, deploys
-):
+def test_admin_broadcast__future_send_at_is_scheduled_not_queued(admin_client, deploys):
     later = timezone.localtime() + timedelta(hours=1)
     response = admin_client.post(
         "/admin/notifications/broadcast/add/",
