@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from notifications.errors import TopicNotFound
 from notifications.models import Notification, Subscription, Topic, UnreadCount
@@ -66,6 +66,17 @@ def notification_last_id(*, user_id: int) -> int:
         .values_list("id", flat=True)
         .first()
         or 0
+    )
+
+
+def notification_last_ids(*, user_ids: list[int]) -> dict[int, int]:
+    """:func:`notification_last_id` of many users (absent: none)."""
+    return dict(
+        Notification.objects.filter(recipient_id__in=user_ids, archived_at__isnull=True)
+        .order_by()
+        .values("recipient_id")
+        .annotate(last_id=Max("id"))
+        .values_list("recipient_id", "last_id")
     )
 
 

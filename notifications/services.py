@@ -68,6 +68,9 @@ def notify(
                 ).values_list("recipient_id", flat=True)
             )
             user_ids = [uid for uid in user_ids if uid not in done]
+        # Each row carries its user's previous id (read under the lock, so
+        # exact): a socket that has not delivered that one yet fetches it first.
+        prev_ids = selectors.notification_last_ids(user_ids=user_ids)
         created = _insert(
             user_ids,
             title=title,
@@ -79,6 +82,8 @@ def notify(
             url=url or None,
             idempotency_key=idempotency_key,
         )
+        for n in created:
+            n.prev_id = prev_ids.get(n.recipient_id, 0)
         publish.on_commit(lambda: publish_created(created))
     return created
 
@@ -150,11 +155,14 @@ def publish_created(notifications: list[Notification]) -> None:
         if not recipients:
             return
     by_user: dict[int, list[dict]] = defaultdict(list)
+    prev_ids: dict[int, int] = {}
     for n in notifications:
         if n.recipient_id in recipients:
             by_user[n.recipient_id].append(notification_payload(n))
+            if getattr(n, "prev_id", None) is not None:
+                prev_ids[n.pk] = n.prev_id
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
-    publish.notifications_created(by_user, counts)
+    publish.notifications_created(by_user, counts, prev_ids)
 
 
 def notification_mark_read(*, user_id: int, notification_id: int) -> Notification:
