@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from notifications.errors import TopicNotFound
 from notifications.models import Notification, Subscription, Topic, UnreadCount
@@ -70,14 +70,22 @@ def notification_last_id(*, user_id: int) -> int:
 
 
 def notification_last_ids(*, user_ids: list[int]) -> dict[int, int]:
-    """:func:`notification_last_id` of many users (absent: none)."""
-    return dict(
-        Notification.objects.filter(recipient_id__in=user_ids, archived_at__isnull=True)
-        .order_by()
-        .values("recipient_id")
-        .annotate(last_id=Max("id"))
-        .values_list("recipient_id", "last_id")
-    )
+    """:func:`notification_last_id` of many users (absent: none).
+
+    One newest-row lookup per user on the feed index, not a MAX over all their
+    rows: a broadcast chunk asks this for hundreds of users with long feeds.
+    """
+    newest = Notification.objects.filter(
+        recipient_id=OuterRef("pk"), archived_at__isnull=True
+    ).order_by("-id")
+    return {
+        user_id: last_id
+        for user_id, last_id in get_user_model()
+        .objects.filter(pk__in=user_ids)
+        .annotate(last_id=Subquery(newest.values("id")[:1]))
+        .values_list("pk", "last_id")
+        if last_id is not None
+    }
 
 
 def notifications_after(
