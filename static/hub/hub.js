@@ -6,8 +6,11 @@
 // - The bell: unread badge, dropdown of the latest notifications, toasts,
 //   desktop notifications (asked for only on a click), connection state. It
 //   keeps the highest notification id it has seen and sends `resume` with it on
-//   every reconnect, so nothing created while it was away is missed; ids it
-//   already has are ignored, so nothing shows twice. Read state and the badge
+//   every reconnect, so nothing created while it was away is missed (the
+//   server sends a socket its ids in order, never past a missing one, and
+//   catches an open socket up itself after a Redis outage: docs/PROTOCOL.md,
+//   so the highest id is a safe resume point); ids it already has are
+//   ignored, so nothing shows twice. Read state and the badge
 //   follow the server's `read` and `unread` frames, which every tab receives.
 //
 // All text from the server is inserted with textContent, never as HTML.

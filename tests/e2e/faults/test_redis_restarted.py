@@ -5,7 +5,10 @@ private redis-server that the test kills and starts again on the same port; the
 shared Redis is never touched. While it is down /healthz says 503; afterwards
 the sockets that stayed open receive new notifications with no action of the
 user (their group subscriptions are restored), and resuming recovers what was
-stored while Redis was away: nothing lost, nothing twice.
+stored while Redis was away: nothing lost, nothing twice. The sockets of the
+outage tests never resume at all: the server sends them what they missed once
+Redis is back (short and long outages), and the first publish each process
+makes after a restart goes out, however long after it comes.
 """
 
 import asyncio
