@@ -1,14 +1,10 @@
-"""HTTP routes of the dashboard: the API (under /api/) and the page."""
+"""HTTP routes of the dashboard's API (under /api/); the page is web/'s."""
 
 from django.urls import path
 
-from dashboard.views import DashboardView, MetricPushView, dashboard_page
+from dashboard.views import DashboardView, MetricPushView
 
 api_urlpatterns = [
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
     path("dashboard/metrics/", MetricPushView.as_view(), name="dashboard-metrics"),
-]
-
-page_urlpatterns = [
-    path("", dashboard_page, name="dashboard-page"),
 ]

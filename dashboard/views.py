@@ -1,9 +1,5 @@
-"""The dashboard's HTTP API (snapshot, custom metrics) and its page."""
+"""The dashboard's HTTP API: the snapshot and custom metrics (the page is web/'s)."""
 
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
 from drf_spectacular.utils import extend_schema
 from redis.exceptions import RedisError
 from rest_framework import serializers
@@ -21,24 +17,6 @@ from dashboard.serializers import (
 from hub.api import ServiceUnavailable
 from subscribers.models import Scope
 from subscribers.permissions import user_rule_or_key_scope
-
-# The page's tiles: data-testid="tile-<name>", and what the script fills in.
-TILES = [
-    {"name": "sockets", "label": "Sockets"},
-    {"name": "created-per-min", "label": "Created / min"},
-    {"name": "delivered-per-min", "label": "Delivered / min"},
-    {"name": "publish-p50", "label": "Publish p50 (ms)"},
-    {"name": "publish-p99", "label": "Publish p99 (ms)"},
-    {"name": "queue-depth", "label": "Queue depth"},
-    {"name": "workers", "label": "Workers"},
-    {"name": "failed-tasks", "label": "Failed tasks"},
-]
-CHARTS = [
-    {"name": "sockets", "label": "Sockets"},
-    {"name": "notifications", "label": "Notifications per minute"},
-    {"name": "latency", "label": "Publish latency (ms)"},
-    {"name": "queue", "label": "Celery queue depth"},
-]
 
 
 class DashboardView(APIView):
@@ -70,14 +48,3 @@ class MetricPushView(APIView):
         except RedisError as exc:
             raise ServiceUnavailable() from exc
         return Response(frame)
-
-
-def dashboard_page(request):
-    """The live dashboard. Anonymous users go to log in; other non-staff get 403."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
-    if not request.user.is_staff:
-        raise PermissionDenied("The dashboard is for staff.")
-    return render(
-        request, "dashboard/dashboard.html", {"tiles": TILES, "charts": CHARTS}
-    )

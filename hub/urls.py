@@ -1,5 +1,5 @@
-"""HTTP routes: the API under /api/, health, metrics, email links, the dashboard
-page, the admin, and the browser pages (web/) at the root."""
+"""HTTP routes: the API under /api/, health, metrics, email links, the admin,
+and the browser pages (web/) at the root."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -27,7 +27,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("email/", include(email_urls.page_urlpatterns)),
-    path("dashboard/", include(dashboard_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
     path("", include("web.urls")),
 ]

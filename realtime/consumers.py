@@ -8,6 +8,9 @@ handles channel-layer events named after their type (``notification.created``
 -> ``notification_created``). Handlers raise :class:`realtime.frames.FrameError`
 for bad input, which becomes an error frame while the socket stays open.
 
+How messages reach a consumer (its inbox, group events sent by the channel
+layer's reader) is realtime/loop.py.
+
 Authentication (docs/PROTOCOL.md): the handshake's credential (session cookie,
 ``?ticket=``, ``Authorization: Token`` or ``Bearer``, set by realtime.security)
 signs the socket in before it is accepted. A handshake with none is accepted
@@ -20,21 +23,17 @@ for the same subscriber extends it.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
 
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from hub import metrics
 from realtime import frames, security
-from realtime.eager import start_eagerly
 from realtime.frames import FrameError
-from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
+from realtime.loop import InboxLoop
 
 logger = logging.getLogger(__name__)
 
@@ -81,63 +80,15 @@ class RateWindow:
         return self._strikes
 
 
-async def _read_client(inbox: Inbox, receive) -> None:
-    """Put each client message into ``inbox`` and wait until the consumer has
-    handled it before reading the next (so uvicorn's flow control still holds
-    a fast client back)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            message = await receive()
-        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
-            inbox.put(Item(Kind.FAILED, exc))
-            return
-        handled = loop.create_future()
-        inbox.put(Item(Kind.CLIENT, message, handled))
-        await handled
-
-
-async def _read_layer(inbox: Inbox, channel_receive) -> None:
-    """Put each message another channel layer delivers into ``inbox``."""
-    while True:
-        try:
-            inbox.put(Item(Kind.MESSAGE, await channel_receive()))
-        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
-            inbox.put(Item(Kind.FAILED, exc))
-            return
-
-
-class HubConsumer(AsyncWebsocketConsumer):
+class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
     """A signed-in JSON-frame WebSocket with the hub's limits and error frames."""
 
     # frame type -> name of the async method handling it
     frame_handlers: dict[str, str] = {"ping": "frame_ping", "auth": "frame_auth"}
-    # Channel-layer event types whose handler only checks this consumer's state
-    # and sends frames the publisher encoded (``send_frames``): while the socket
-    # is accepted and the consumer idle, the layer's reader runs the handler
-    # itself (``handle_now``) rather than waking this consumer's task for it,
-    # so a fan-out to thousands of sockets wakes no task per socket. No
-    # database, no await but the send: the handler runs in the reader's task.
-    inline_events: frozenset[str] = frozenset()
-
-    # --- the loop ---------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
-        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``).
-
-        channels waits on its two sources (the client, the channel layer) with
-        ``asyncio.wait`` and a new Task for every message. The hub's loop has
-        the layer put this channel's messages straight into an :class:`Inbox`,
-        a reader task adds the client's frames, and this task handles the inbox
-        in arrival order, one item at a time, as channels does. While it waits
-        on an empty inbox, the layer's reader handles ``inline_events`` itself.
-        Both loops run the same handlers; the consumer tests run on both.
-        """
         try:
-            if settings.WS_INLINE_FANOUT:
-                await self._run_inbox_loop(scope, receive, send)
-            else:
-                await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)
         finally:
             # Counted closed once its groups and channel are gone too: closing
             # thousands at once keeps the process busy for seconds after the
@@ -145,88 +96,6 @@ class HubConsumer(AsyncWebsocketConsumer):
             if getattr(self, "_accepted", False):
                 metrics.SOCKETS_OPEN.labels(path=self.metrics_path).dec()
                 self._accepted = False
-
-    async def _run_inbox_loop(self, scope, receive, send) -> None:
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(
-            self.channel_layer.receive, self.channel_name
-        )
-        self.base_send = send
-        loop_layer = None
-        if isinstance(self.channel_layer, HubPubSubChannelLayer):
-            loop_layer = self.channel_layer.loop_layer()
-            self._inbox, self._decode = (
-                loop_layer.inbox(self.channel_name),
-                loop_layer.decode,
-            )
-            readers = [asyncio.create_task(_read_client(self._inbox, receive))]
-        else:
-            self._inbox = Inbox()
-            readers = [
-                asyncio.create_task(_read_client(self._inbox, receive)),
-                asyncio.create_task(_read_layer(self._inbox, self.channel_receive)),
-            ]
-        try:
-            while True:
-                await self._handle(await self._inbox.get())
-        except StopConsumer:
-            pass
-        finally:
-            self._inbox.handle_now = None
-            for reader in readers:
-                reader.cancel()
-            # The in-memory layer's reader forgets the channel when cancelled.
-            await asyncio.gather(*readers, return_exceptions=True)
-            if loop_layer is not None:
-                await loop_layer.discard_channel(self.channel_name)
-
-    async def _handle(self, item: Item) -> None:
-        match item.kind:
-            case Kind.RAW:
-                await self.dispatch(self._decode(item.payload))
-            case Kind.MESSAGE:
-                await self.dispatch(item.payload)
-            case Kind.CLIENT:
-                try:
-                    await self.dispatch(item.payload)
-                finally:
-                    if not item.done.done():
-                        item.done.set_result(None)
-            case Kind.PENDING:
-                await item.payload
-            case Kind.FAILED:
-                raise item.payload
-
-    async def dispatch(self, message):
-        # channels runs close_old_connections() in a worker thread before every
-        # message; the hub's database work goes through database_sync_to_async,
-        # which does that itself, so the per-message thread hop is skipped.
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    def handle_now(self, raw: bytes) -> Item | None:
-        """Handle a layer message in the layer's reader, the consumer being idle
-        (realtime.layer.Inbox): ``None`` if done, else the Item this consumer's
-        task must still handle, in the inbox's order.
-
-        A handler that would wait (the server's ``send`` when the client reads
-        slowly) is handed to this consumer's task as it stands, and so is an
-        error it raises (a send to a closed socket): the task raises it, as if
-        it had run the handler itself.
-        """
-        try:
-            message = self._decode(raw)
-            handler = self._inline_handlers.get(message.get("type"))
-            if handler is None:
-                return Item(Kind.MESSAGE, message)
-            rest = start_eagerly(handler(message))
-            return None if rest is None else Item(Kind.PENDING, rest)
-        except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
-            return Item(Kind.FAILED, exc)
 
     # --- opening: who the user is ---------------------------------------------
 
@@ -352,14 +221,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self._accepted = True
-        inbox = getattr(self, "_inbox", None)  # only in the hub's loop
-        if inbox is not None and self.inline_events:
-            self._inline_handlers = {
-                kind: getattr(self, kind.replace(".", "_"))
-                for kind in self.inline_events
-            }
-            if hasattr(self, "_decode"):  # on the hub's layer
-                inbox.handle_now = self.handle_now
+        self.handle_inline_events()
         metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
 
@@ -379,9 +241,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         # and frames still queued (group events, a flood past 4429) are moot.
         if not self._closed:
             self._closed = True
-            inbox = getattr(self, "_inbox", None)
-            if inbox is not None:
-                inbox.handle_now = None
+            self.stop_inline_events()
             await super().close(code=code, reason=reason)
 
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:

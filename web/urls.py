@@ -39,4 +39,5 @@ urlpatterns = [
     path("chat/", views.chat_index, name="chat-index"),
     path("chat/<str:room>/", views.chat_room, name="chat"),
     path("chat/<str:room>/classic/", views.chat_classic, name="chat-classic"),
+    path("dashboard/", views.dashboard, name="dashboard"),
 ]

@@ -1,4 +1,5 @@
-"""The browser pages: thin views over the notifications, emails and chat apps.
+"""The browser pages: thin views over the notifications, emails, chat and
+dashboard apps.
 
 Reads go through selectors, writes through services, exactly like the API; the
 pages add forms that work without JavaScript, and ``static/hub/hub.js`` makes
@@ -28,6 +29,24 @@ from notifications.serializers import FeedFilterSerializer
 
 # Notifications per page of the notification center.
 CENTER_PAGE_SIZE = 20
+
+# The dashboard's tiles: data-testid="tile-<name>", filled in by dashboard.js.
+DASHBOARD_TILES = [
+    {"name": "sockets", "label": "Sockets"},
+    {"name": "created-per-min", "label": "Created / min"},
+    {"name": "delivered-per-min", "label": "Delivered / min"},
+    {"name": "publish-p50", "label": "Publish p50 (ms)"},
+    {"name": "publish-p99", "label": "Publish p99 (ms)"},
+    {"name": "queue-depth", "label": "Queue depth"},
+    {"name": "workers", "label": "Workers"},
+    {"name": "failed-tasks", "label": "Failed tasks"},
+]
+DASHBOARD_CHARTS = [
+    {"name": "sockets", "label": "Sockets"},
+    {"name": "notifications", "label": "Notifications per minute"},
+    {"name": "latency", "label": "Publish latency (ms)"},
+    {"name": "queue", "label": "Celery queue depth"},
+]
 
 
 @require_GET
@@ -157,6 +176,19 @@ def chat_classic(request: HttpRequest, room: str) -> HttpResponse:
     """The seed documents' tutorial client, as written, on the hub's socket."""
     _check_room(request, room)
     return render(request, "web/chat_classic.html", {"room": room})
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The live dashboard, fed by /ws/dashboard/ (staff; others get 403)."""
+    if not request.user.is_staff:
+        raise PermissionDenied("The dashboard is for staff.")
+    return render(
+        request,
+        "web/dashboard.html",
+        {"tiles": DASHBOARD_TILES, "charts": DASHBOARD_CHARTS},
+    )
 
 
 def _check_room(request: HttpRequest, slug: str) -> None:

@@ -1,23 +1,15 @@
-/*
- * The live dashboard page (/dashboard/): opens /ws/dashboard/ with the session
- * cookie, fills the tiles from `stats` frames, draws uPlot line charts, adds a
- * tile and a chart per custom metric from `metric` frames, and reconnects with
- * exponential backoff. Vanilla JS, no build step. Text from the server is only
- * ever set with textContent / setAttribute, never as HTML.
- */
-(function () {
-  "use strict";
+// dashboard.js: the live dashboard page (/dashboard/). Opens /ws/dashboard/
+// with the session cookie over socket.js's ReconnectingSocket, fills the tiles
+// from `stats` frames, draws uPlot line charts (uPlot is loaded before this
+// module), and adds a tile and a chart per custom metric from `metric` frames.
+// Text from the server is only ever set with textContent / setAttribute.
+import { CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED, ReconnectingSocket, wsUrl } from "./socket.js";
 
+const root = document.getElementById("dashboard");
+if (root) start(root);
+
+function start(root) {
   var MAX_POINTS = 300; // 10 minutes of stats at one frame every 2 s
-  var BACKOFF_MIN_MS = 500;
-  var BACKOFF_MAX_MS = 15000;
-  var CLOSE_NOT_AUTHENTICATED = 4401;
-  var CLOSE_FORBIDDEN = 4403;
-
-  var root = document.getElementById("dashboard");
-  if (!root) {
-    return;
-  }
   var statusEl = root.querySelector("[data-testid='dashboard-status']");
   var metricTiles = document.getElementById("metric-tiles");
   var metricCharts = document.getElementById("metric-charts");
@@ -207,39 +199,24 @@
     statusEl.textContent = text;
   }
 
-  var backoffMs = BACKOFF_MIN_MS;
-
-  function connect() {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + window.location.host + root.getAttribute("data-ws-path"));
-    ws.onopen = function () {
-      backoffMs = BACKOFF_MIN_MS;
-      setStatus("live", "Live");
-    };
-    ws.onmessage = function (event) {
-      var frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (e) {
-        return;
-      }
-      onFrame(frame);
-    };
-    ws.onclose = function (event) {
-      if (event.code === CLOSE_NOT_AUTHENTICATED) {
-        setStatus("closed", "Signed out: log in again to see the dashboard.");
-        return;
-      }
-      if (event.code === CLOSE_FORBIDDEN) {
-        setStatus("closed", "The dashboard is for staff.");
-        return;
-      }
-      var delay = Math.min(backoffMs, BACKOFF_MAX_MS) * (0.5 + Math.random() / 2);
-      backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
-      setStatus("reconnecting", "Disconnected; reconnecting…");
-      window.setTimeout(connect, delay);
-    };
-  }
-
-  connect();
-})();
+  const STATUS = {
+    connecting: ["connecting", "Connecting…"],
+    open: ["live", "Live"],
+    reconnecting: ["reconnecting", "Disconnected; reconnecting…"],
+  };
+  const socket = new ReconnectingSocket(wsUrl(root.getAttribute("data-ws-path")));
+  socket.addEventListener("frame", function (e) { onFrame(e.detail); });
+  socket.addEventListener("state", function (e) {
+    if (STATUS[e.detail]) setStatus(...STATUS[e.detail]);
+  });
+  socket.addEventListener("close", function (e) {
+    if (e.detail.code === CLOSE_NOT_AUTHENTICATED) {
+      setStatus("closed", "Signed out: log in again to see the dashboard.");
+    } else if (e.detail.code === CLOSE_FORBIDDEN) {
+      setStatus("closed", "The dashboard is for staff.");
+    } else if (e.detail.final) {
+      setStatus("closed", `Closed (${e.detail.code}).`);
+    }
+  });
+  socket.start();
+}

@@ -1,4 +1,4 @@
-"""The dashboard's HTTP API and page: allowed/refused pairs, validation errors."""
+"""The dashboard's HTTP API: allowed/refused pairs, validation errors."""
 
 import json
 
@@ -7,7 +7,6 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from dashboard import selectors
-from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -172,45 +171,3 @@ def test_schema__documents_both_endpoints(api_client, staff):
     paths = json.loads(schema.content)["paths"]
     assert "get" in paths["/api/dashboard/"]
     assert "post" in paths["/api/dashboard/metrics/"]
-
-
-# --- the page -------------------------------------------------------------------
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
-
-
-def test_page__staff_sees_the_tiles(staff):
-    response = logged_in(staff).get("/dashboard/")
-
-    assert response.status_code == 200
-    html = response.content.decode()
-    for name in (
-        "sockets",
-        "created-per-min",
-        "delivered-per-min",
-        "publish-p50",
-        "publish-p99",
-        "queue-depth",
-        "workers",
-        "failed-tasks",
-    ):
-        assert f'data-testid="tile-{name}"' in html
-    assert "hub/dashboard.js" in html
-    assert "hub/vendor/uplot/uPlot.iife.min.js" in html
-
-
-def test_page__anonymous_sent_to_log_in():
-    response = Client().get("/dashboard/")
-
-    assert response.status_code == 302
-    assert response["Location"].startswith("/login/?next=/dashboard/")
-
-
-def test_page__non_staff_forbidden(alice):
-    response = logged_in(alice).get("/dashboard/")
-
-    assert response.status_code == 403

@@ -1,4 +1,5 @@
-"""The browser pages: login, the notification center, topics, preferences, chat."""
+"""The browser pages: login, the notification center, topics, preferences, chat,
+the dashboard."""
 
 import pytest
 from django.test import Client
@@ -15,6 +16,13 @@ pytestmark = pytest.mark.django_db
 def alice_web(alice) -> Client:
     client = Client()
     client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def staff_web(staff) -> Client:
+    client = Client()
+    client.force_login(staff)
     return client
 
 
@@ -85,6 +93,7 @@ def test_bell__shows_the_unread_count_before_any_script_runs(alice, alice_web):
     assert "<span data-hub-badge-count>2</span>" in html
     assert 'aria-live="polite"' in html
     assert "hub/hub.js" in html
+    assert "hub/bell.css" in html  # the bell's styles live there, not in hub.css
 
 
 def test_bell__dashboard_link_only_for_staff(alice_web, staff):
@@ -317,3 +326,39 @@ def test_chat__room_list_has_the_current_room_even_before_it_exists(alice_web):
     html = alice_web.get("/chat/brand-new/").content.decode()
 
     assert 'href="/chat/brand-new/" aria-current="page"' in html
+
+
+# --- dashboard ---------------------------------------------------------------------
+
+
+def test_dashboard__staff_sees_the_tiles(staff_web):
+    response = staff_web.get("/dashboard/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in (
+        "sockets",
+        "created-per-min",
+        "delivered-per-min",
+        "publish-p50",
+        "publish-p99",
+        "queue-depth",
+        "workers",
+        "failed-tasks",
+    ):
+        assert f'data-testid="tile-{name}"' in html
+    assert "hub/dashboard.js" in html
+    assert "hub/vendor/uplot/uPlot.iife.min.js" in html
+
+
+def test_dashboard__anonymous_sent_to_log_in():
+    response = Client().get("/dashboard/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=/dashboard/")
+
+
+def test_dashboard__non_staff_forbidden(alice_web):
+    response = alice_web.get("/dashboard/")
+
+    assert response.status_code == 403

@@ -129,6 +129,47 @@ def test_bell__web_restart_loses_nothing_and_doubles_nothing(
     screenshot(page, "notifications")
 
 
+def test_bell__signed_out_elsewhere_says_so_and_stops(web, signed_in, make_web_user):
+    alice = make_web_user("alice")
+    page = signed_in(alice)
+    expect(conn(page)).to_have_attribute("data-state", "open")
+
+    # The session is gone when the socket next connects: 4401, no retrying.
+    page.context.clear_cookies()
+    web.kill()
+    web.start()
+
+    expect(conn(page)).to_have_attribute("data-state", "closed")
+    expect(conn(page)).to_have_text("Signed out: log in again")
+
+
+# Every element of a bell with its tag and attributes (values but for state).
+BELL_OUTLINE_JS = """(root) => [root, ...root.querySelectorAll("*")].map((node) =>
+  [node.tagName.toLowerCase(), ...[...node.attributes]
+    .filter((a) => !["hidden", "aria-expanded"].includes(a.name))
+    .map((a) => a.name + "=" + a.value).sort()].join(" "))"""
+
+
+def test_bell__drawn_by_script_matches_the_template(web, signed_in, make_web_user):
+    """<hub-bell> draws the bell with bell.js's renderBell(); the hub's pages
+    get it from hub/_bell.html. One bell: the same elements and attributes."""
+    page = signed_in(make_web_user("alice"))
+    expect(conn(page)).to_have_attribute("data-state", "open")
+
+    page.evaluate(f"() => {{ window.bellOutline = {BELL_OUTLINE_JS}; }}")
+    drawn = page.evaluate(
+        """async () => {
+          const { renderBell } = await import("/static/hub/bell.js");
+          const root = document.createElement("div");
+          return bellOutline(renderBell(root, { seeAllUrl: "/notifications/" }));
+        }"""
+    )
+    served = page.evaluate("bellOutline(document.querySelector('[data-hub-bell]'))")
+
+    assert len(served) > 15, served  # the button, badge, panel, list...
+    assert drawn == served
+
+
 def test_pages__usable_at_phone_width(web, signed_in, make_web_user):
     alice = make_web_user("alice")
     staff = make_web_user("ops", is_staff=True)
