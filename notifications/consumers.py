@@ -45,8 +45,10 @@ class NotificationConsumer(HubConsumer):
         "subscribe": "frame_subscribe",
         "unsubscribe": "frame_unsubscribe",
     }
-    # Inline: these only check replayed ids and send; subscription.changed is
-    # not, as it joins or leaves a group first (a Redis round trip).
+    # Inline: these check the delivery point and send; subscription.changed is
+    # not, as it joins or leaves a group first (a Redis round trip). The one
+    # exception, notification.created finding a gap, reads the database: the
+    # reader hands that rest to this consumer's task, and order is kept.
     inline_events = frozenset(
         {groups.NOTIFICATION_CREATED, groups.NOTIFICATION_READ, groups.TOPIC_EVENT}
     )

@@ -162,12 +162,8 @@ class Notification(models.Model):
     def save(self, *args, **kwargs) -> None:
         # Plain ORM creates (admin, shell, other apps) keep the per-user id order too.
         if self._state.adding:
-            from notifications.selectors import notification_last_id
-
             with transaction.atomic(using=kwargs.get("using")):
                 lock_recipients([self.recipient_id])
-                # The user's previous id, pushed with this one (services.notify).
-                self.prev_id = notification_last_id(user_id=self.recipient_id)
                 super().save(*args, **kwargs)
         else:
             super().save(*args, **kwargs)

@@ -69,6 +69,21 @@ def notification_last_id(*, user_id: int) -> int:
     )
 
 
+def notification_id_before(*, user_id: int, notification_id: int) -> int:
+    """The user's newest visible notification id below ``notification_id``, 0 if
+    none. Rows commit in id order per user, so after a row's commit this is
+    the id that came before it, whenever it is asked."""
+    return (
+        Notification.objects.filter(
+            recipient_id=user_id, archived_at__isnull=True, id__lt=notification_id
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
+
+
 def notification_last_ids(*, user_ids: list[int]) -> dict[int, int]:
     """:func:`notification_last_id` of many users (absent: none).
 

@@ -159,8 +159,11 @@ def publish_created(notifications: list[Notification]) -> None:
     for n in notifications:
         if n.recipient_id in recipients:
             by_user[n.recipient_id].append(notification_payload(n))
-            if getattr(n, "prev_id", None) is not None:
-                prev_ids[n.pk] = n.prev_id
+            prev_ids[n.pk] = getattr(n, "prev_id", None)
+            if prev_ids[n.pk] is None:  # saved with the plain ORM (signals)
+                prev_ids[n.pk] = selectors.notification_id_before(
+                    user_id=n.recipient_id, notification_id=n.pk
+                )
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
     publish.notifications_created(by_user, counts, prev_ids)
 

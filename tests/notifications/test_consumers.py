@@ -306,3 +306,18 @@ async def test_order__a_lost_push_is_fetched_before_the_next_one(alice):
     assert [f["notification"]["title"] for f in frames] == ["lost", "after"]
     assert frames[1]["notification"]["id"] == after.pk > lost[0].pk
     await comm.disconnect()
+
+
+async def test_order__a_plain_orm_create_after_a_lost_push_brings_it_first(alice):
+    comm, _ = await connected(alice)
+    await database_sync_to_async(Notification.objects.bulk_create)(
+        [Notification(recipient=alice, title="lost")]  # stored, never pushed
+    )
+    await database_sync_to_async(Notification.objects.create)(
+        recipient=alice, title="by the ORM"
+    )
+
+    frames = [await receive_until(comm, "notification") for _ in range(2)]
+
+    assert [f["notification"]["title"] for f in frames] == ["lost", "by the ORM"]
+    await comm.disconnect()
