@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from notifications.models import Notification
-from tests.e2e.browser.conftest import api_post, screenshot
+from tests.e2e.browser.conftest import WEB, api_post, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,3 +187,45 @@ def test_pages__usable_at_phone_width(web, signed_in, make_web_user):
     expect(panel).to_be_visible()
     box = panel.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+
+
+@pytest.fixture
+def web_on_private_redis(web, tmp_path):
+    """This package's web process moved onto a redis-server the test restarts
+    (layer, cache, sessions); put back on the shared one by the next test."""
+    from tools.redis_server import RedisServer
+
+    redis = RedisServer(tmp_path / "redis").start()
+    web.live_hub.stop(WEB)
+    env = {"PORT": str(web.port), "REDIS_URL": redis.url}
+    web.live_hub.start(WEB, entry="web", env={**env, "CELERY_BROKER_URL": redis.url})
+    web.live_hub.wait_web(WEB, web.base_url)
+    yield web, redis
+    web.live_hub.stop(WEB)
+    redis.stop()
+
+
+def test_bell__redis_restart_the_open_page_gets_what_it_missed(
+    web_on_private_redis, signed_in, make_web_user
+):
+    web, redis = web_on_private_redis
+    alice = make_web_user("alice")
+    staff = make_web_user("ops", is_staff=True)
+    page = signed_in(alice)
+    expect(conn(page)).to_have_attribute("data-state", "open")
+    notify(web.base_url, staff, alice, "before the outage")
+    expect(bell_item(page, "before the outage")).to_have_count(1)
+    new_sockets = []
+    page.on("websocket", new_sockets.append)
+
+    redis.kill()
+    notify(web.base_url, staff, alice, "during the outage")  # stored; push lost
+    redis.start()
+
+    # The page never reconnects or resumes: the server catches its socket up.
+    expect(bell_item(page, "during the outage")).to_have_count(1)
+    expect(badge(page)).to_have_text("2")
+    notify(web.base_url, staff, alice, "after the outage")
+    expect(bell_item(page, "after the outage")).to_have_count(1)
+    expect(page.locator("[data-hub-bell-list] li")).to_have_count(3)
+    assert new_sockets == []  # the same socket throughout: no reconnect
