@@ -216,7 +216,7 @@ def test_bell__redis_restart_the_open_page_gets_what_it_missed(
     notify(web.base_url, staff, alice, "before the outage")
     expect(bell_item(page, "before the outage")).to_have_count(1)
     new_sockets = []
-    page.on("websocket", new_sockets.append)
+    page.on("websocket", lambda ws: new_sockets.append(ws))
 
     redis.kill()
     notify(web.base_url, staff, alice, "during the outage")  # stored; push lost
