@@ -17,12 +17,20 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# The example product needs the hub's Python client on top of the hub itself.
+$(VENV)/.example: $(VENV)/.runtime $(wildcard clients/python/pyproject.toml)
+	$(PY) -m pip install --quiet -e ./clients/python
+	touch $@
+
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker + beat)
 	$(PY) -m tools.devstack run
+
+example: $(VENV)/.example  ## the example product on http://localhost:8001, the hub beside it
+	$(PY) -m tools.devstack example
 
 test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint

@@ -9,6 +9,7 @@ used when DATABASE_URL is unset (see hub/settings.py).
     python -m tools.devstack run            migrate, demo data, honcho start
     python -m tools.devstack test [ARGS]    pytest ARGS
     python -m tools.devstack exec CMD...    any command with REDIS_URL set
+    python -m tools.devstack example        `run` and examples/product beside it
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _run(cmd: list[str], env: dict[str, str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "exec"):
+    if not argv or argv[0] not in ("run", "test", "exec", "example"):
         print(__doc__)
         return 2
     mode, rest = argv[0], argv[1:]
@@ -122,6 +123,10 @@ def main(argv: list[str]) -> int:
             code = _run([python, "manage.py", *step], env)
             if code:
                 return code
+        if mode == "example":
+            from tools import example
+
+            return example.run(python, env)
         procfile = env.get("PROCFILE", "Procfile")
         port = env.setdefault("PORT", "8000")
         return _run(

@@ -431,3 +431,21 @@ async def test_restart__consumers_are_told_once_subscribed_again(restartable_red
     await layer.group_send("g", {"type": "x.y", "n": 3})
     assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "x.y", "n": 3}
     await layer.flush()
+
+
+def test_layer__written_against_these_channels_and_channels_redis_versions():
+    """realtime/layer.py subclasses channels_redis' pub/sub layer and uses the
+    private names its docstring lists. After an upgrade, read them again in
+    the new version, then update these pins."""
+    from importlib.metadata import version
+
+    assert (version("channels"), version("channels-redis")) == ("4.3.2", "4.3.0")
+
+
+def test_layer__written_against_this_redis_py_version():
+    """The reconnect hook relies on redis-py's ``PubSub.on_connect`` (called on
+    every reconnect, after which it subscribes again) and
+    ``Connection.send_command``; read them again after an upgrade."""
+    from importlib.metadata import version
+
+    assert version("redis") == "8.1.0"

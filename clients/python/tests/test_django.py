@@ -72,6 +72,16 @@ def test_token_view__a_token_for_the_signed_in_user(client, shopper):
     assert body["expires_at"] == claims["exp"]
 
 
+@override_settings(HUB_TOKEN_TTL_SECS=60)
+def test_token_view__lifetime_from_the_setting(client, shopper):
+    client.force_login(shopper)
+
+    body = client.get("/hub/token/").json()
+
+    claims = jwt.decode(body["token"], SECRET, algorithms=["HS256"], audience="hub")
+    assert claims["exp"] - claims["iat"] == 60
+
+
 def test_token_view__post_without_csrf_token_works_too(shopper):
     from django.test import Client
 

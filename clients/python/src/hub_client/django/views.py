@@ -1,12 +1,13 @@
 """The view behind ``<hub-bell token-url>``: the signed-in user's connection token."""
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ..errors import HubError
-from ..tokens import token_expiry
+from ..tokens import DEFAULT_TOKEN_TTL_SECS, token_expiry
 from .services import get_client, logger, subscriber_id
 
 
@@ -22,7 +23,9 @@ def token(request: HttpRequest) -> JsonResponse:
         response = JsonResponse({"detail": "Sign in to get a hub token."}, status=401)
     else:
         try:
-            value = get_client().connection_token(subscriber_id(user), **_profile(user))
+            value = get_client().connection_token(
+                subscriber_id(user), ttl_secs=_ttl_secs(), **_profile(user)
+            )
         except HubError as exc:
             logger.warning("hub: no connection token for user %s: %s", user.pk, exc)
             response = JsonResponse(
@@ -32,6 +35,12 @@ def token(request: HttpRequest) -> JsonResponse:
             response = JsonResponse({"token": value, "expires_at": token_expiry(value)})
     add_never_cache_headers(response)
     return response
+
+
+def _ttl_secs() -> int:
+    # The bell renews its token before it expires, so a short one costs a small
+    # request per lifetime and limits what a leaked token is worth.
+    return getattr(settings, "HUB_TOKEN_TTL_SECS", DEFAULT_TOKEN_TTL_SECS)
 
 
 def _profile(user) -> dict[str, str | None]:
