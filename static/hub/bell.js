@@ -201,6 +201,8 @@ export class Bell {
         this.onNotification(frame.notification);
         break;
       case "resumed":
+        // The replay got this far: everything up to frame.last_id is here.
+        if (frame.last_id > this.lastId) this.lastId = frame.last_id;
         if (frame.more) {
           this.socket.send({ type: "resume", last_id: frame.last_id });
         } else {
@@ -220,7 +222,12 @@ export class Bell {
   }
 
   onNotification(n) {
-    if (this.lastId === null || n.id > this.lastId) this.lastId = n.id;
+    // During a resume a live push can be newer than ids the replay has still
+    // to send: then only `resumed` moves the resume point, or a connection
+    // lost in between would resume past them.
+    if (!this.resumeBatch && (this.lastId === null || n.id > this.lastId)) {
+      this.lastId = n.id;
+    }
     if (this.items.has(n.id)) return; // already shown: a resume overlapping a push
     this.remember(n);
     this.renderList();
