@@ -11,27 +11,17 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from hub.celery import app as celery_app
 from notifications import services
 from notifications.models import Broadcast, Notification, Subscription, Topic
 from tests.e2e.test_live_stack import FRAME_TIMEOUT_SECS, open_socket, post, recv
+from tests.support.audience import make_audience
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AUDIENCE = 1000
 CONNECTED = 20
-
-
-def make_audience(topic: Topic) -> list:
-    User = get_user_model()
-    users = User.objects.bulk_create(User(username=f"sub{i}") for i in range(AUDIENCE))
-    Subscription.objects.bulk_create(Subscription(user=u, topic=topic) for u in users)
-    Token.objects.bulk_create(
-        Token(user=u, key=Token.generate_key()) for u in users[:CONNECTED]
-    )
-    return users
 
 
 def wait_status(live_hub, staff, broadcast_id: int, status: str) -> dict:
@@ -52,7 +42,9 @@ async def test_broadcast__every_follower_one_row_every_socket_one_frame(
     live_hub, staff
 ):
     topic = await sync_to_async(Topic.objects.create)(slug="deploys", name="Deploys")
-    users = await sync_to_async(make_audience)(topic)
+    users = await sync_to_async(make_audience)(
+        topic, size=AUDIENCE, connected=CONNECTED, prefix="sub"
+    )
     sockets = [(await open_socket(live_hub, u))[0] for u in users[:CONNECTED]]
 
     started = time.perf_counter()
@@ -109,7 +101,9 @@ async def test_broadcast__accepted_while_broker_down_goes_out_after_sweep(
     live_hub, staff, settings
 ):
     topic = await sync_to_async(Topic.objects.create)(slug="ops", name="Ops")
-    users = await sync_to_async(make_audience)(topic)
+    users = await sync_to_async(make_audience)(
+        topic, size=AUDIENCE, connected=CONNECTED, prefix="sub"
+    )
     ws, _ = await open_socket(live_hub, users[0])
 
     with broker_unreachable():

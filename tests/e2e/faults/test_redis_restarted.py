@@ -20,7 +20,8 @@ from asgiref.sync import sync_to_async
 
 from hub.celery import app as celery_app
 from notifications.models import Notification
-from tests.e2e.faults.conftest import Socket, api, assert_once_each, health, wait_for
+from tests.support.sockets import Socket, assert_once_each
+from tests.support.stack import api, health, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
