@@ -276,6 +276,15 @@ def seed(run: Run) -> None:
     Subscription.objects.bulk_create(
         [Subscription(user=u, topic=topic) for u in followers], batch_size=2000
     )
+    # The storm's users are subscribers too: the same sockets once more, signed
+    # in by connection tokens (the auth frame) instead of API tokens.
+    from subscribers.models import Subscriber
+
+    storm_users = users[100 : 100 + run.sizes.storm_sockets]
+    Subscriber.objects.bulk_create(
+        [Subscriber(user=u, external_id=f"bench:{u.pk}") for u in storm_users],
+        batch_size=2000,
+    )
     admin = User.objects.create(username="bench-admin", is_staff=True, password="!")
     run.admin_token = Token.objects.create(user=admin).key
 
@@ -562,19 +571,10 @@ def scenario_personal(run: Run) -> None:
     log(f"personal: {len(stored)} stored, {len(lost)} lost, p99 {lat['p99_ms']} ms")
 
 
-def scenario_storm(run: Run) -> None:
-    """Memory per idle socket (RSS delta) and a storm of simultaneous connects."""
-    sizes = run.sizes
-    client = run.stack.client
-    run.hub_sockets_to(0)
-    run.hub_sockets_to(100)  # warm: threads, database connections, caches
-    pid = run.stack.pid("web")
-    before = rss_kib(pid)
-    auth = [
-        {"user": uid, "token": key}
-        for uid, key in run.tokens[100 : 100 + sizes.storm_sockets]
-    ]
-    reply = client.call(
+def _storm(run: Run, auth: list[dict]) -> dict:
+    """Open one socket per ``auth`` entry, all at once, on top of 100 warm ones
+    (the caller's ``run.hub_sockets_to(100)``)."""
+    reply = run.stack.client.call(
         "connect",
         url=run.hub_url.replace("http", "ws") + HUB_WS_PATH,
         auth=auth,
@@ -584,6 +584,23 @@ def scenario_storm(run: Run) -> None:
         timeout_ms=60000,
     )
     run.hub_sockets = 100 + reply["ok"]
+    return reply
+
+
+def scenario_storm(run: Run) -> None:
+    """Memory per idle socket (RSS delta), and storms of simultaneous connects
+    signed in by API tokens and by connection tokens."""
+    import jwt
+
+    from bench.stack import BENCH_JWT_SECRET
+
+    sizes = run.sizes
+    run.hub_sockets_to(0)
+    run.hub_sockets_to(100)  # warm: threads, database connections, caches
+    pid = run.stack.pid("web")
+    before = rss_kib(pid)
+    storm_tokens = run.tokens[100 : 100 + sizes.storm_sockets]
+    reply = _storm(run, [{"user": uid, "token": key} for uid, key in storm_tokens])
     after = rss_kib(pid)
     per_socket = (after - before) / reply["ok"] if reply["ok"] else None
     run.add(
@@ -615,6 +632,43 @@ def scenario_storm(run: Run) -> None:
     log(
         f"storm: {reply['failed']} failed, {reply['per_sec']:.0f}/s, "
         f"{per_socket} KiB/socket"
+    )
+    run.hub_sockets_to(100)
+    exp = int(time.time()) + 3600
+    reply = _storm(
+        run,
+        [
+            {
+                "user": uid,
+                "jwt": jwt.encode(
+                    {"sub": f"bench:{uid}", "aud": "hub", "exp": exp},
+                    BENCH_JWT_SECRET,
+                    algorithm="HS256",
+                ),
+            }
+            for uid, _ in storm_tokens
+        ],
+    )
+    run.add(
+        "storm",
+        f"connect storm of {sizes.storm_sockets} sockets by connection token "
+        "(auth frame): failures",
+        reply["failed"],
+        "connects",
+        target="0",
+        met=reply["failed"] == 0,
+        note=json.dumps(reply["errors"]) if reply["errors"] else "",
+    )
+    run.add(
+        "storm",
+        "connect storm by connection token: connects per second",
+        reply["per_sec"],
+        "connects/s",
+        note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once; "
+        "beside the API-token storm above",
+    )
+    log(
+        f"storm (connection tokens): {reply['failed']} failed, {reply['per_sec']:.0f}/s"
     )
     run.hub_sockets_to(0)
 

@@ -106,6 +106,9 @@ def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         proc.wait()
 
 
+BENCH_JWT_SECRET = "bench-connection-token-secret-0123456789abcdef"  # noqa: S105
+
+
 class Stack:
     """The bench's processes (web, worker, floor, client) and its database."""
 
@@ -128,6 +131,8 @@ class Stack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
+            # Connection tokens for the storm's subscribers (bench.run).
+            "HUB_JWT_SECRET": BENCH_JWT_SECRET,
         }
         self.env.pop("CELERY_BROKER_URL", None)
 

@@ -8,7 +8,8 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from dashboard import urls as dashboard_urls
 from emails import urls as email_urls
-from hub.views import WsTicketView, healthz, metrics_view
+from hub.views import healthz, metrics_view
+from realtime.views import WsTicketView
 
 api_patterns = [
     path("auth/token/", obtain_auth_token, name="auth-token"),

@@ -1,46 +1,17 @@
-"""Hub-wide HTTP endpoints: tokens, WebSocket tickets, health and metrics."""
+"""Hub-wide HTTP endpoints: health and metrics."""
 
 import logging
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from rest_framework import serializers
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from realtime.tickets import ticket_issue
 
 logger = logging.getLogger(__name__)
 
 # How long /healthz waits for Celery workers to answer a ping, and caches the count.
 HEALTH_WORKER_PING_SECS = 0.5
 HEALTH_WORKER_CACHE_SECS = 10
-
-
-class WsTicketView(APIView):
-    """A single-use ticket for ``?ticket=`` on a WebSocket URL."""
-
-    @extend_schema(
-        request=None,
-        responses=inline_serializer(
-            "WsTicket",
-            {
-                "ticket": serializers.CharField(),
-                "expires_in": serializers.IntegerField(),
-            },
-        ),
-    )
-    def post(self, request):
-        return Response(
-            {
-                "ticket": ticket_issue(user_id=request.user.pk),
-                "expires_in": settings.WS_TICKET_TTL_SECS,
-            }
-        )
 
 
 def _check_db() -> str:
