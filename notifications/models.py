@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 TITLE_MAX_CHARS = 200
 BODY_MAX_CHARS = 10_000
@@ -286,6 +287,22 @@ class Broadcast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk}: {self.title} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        # Whoever creates the row (the API, the admin, the shell), it goes out:
+        # a future send_at waits for the dispatcher, anything else is queued
+        # after the commit (notifications.signals) and watched by the sweeper.
+        if self._state.adding:
+            now = timezone.now()
+            if (
+                self.status == self.Status.QUEUED
+                and self.send_at
+                and self.send_at > now
+            ):
+                self.status = self.Status.SCHEDULED
+            if self.progress_at is None:
+                self.progress_at = now
+        super().save(*args, **kwargs)
 
     @property
     def notification_key(self) -> str:

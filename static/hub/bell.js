@@ -6,8 +6,11 @@
 // same code.
 //
 // It keeps the highest notification id it has seen and sends `resume` with it
-// on every reconnect, so nothing created while it was away is missed; ids it
-// already has are ignored, so nothing shows twice. Read state and the badge
+// on every reconnect, so nothing created while it was away is missed (the
+// server sends a socket its ids in order, never past a missing one, and
+// catches an open socket up itself after a Redis outage, docs/PROTOCOL.md: so
+// the highest id is a safe resume point); ids it already has are ignored, so
+// nothing shows twice. Read state and the badge
 // follow the server's `read` and `unread` frames, which every tab receives.
 //
 // It reports what it showed to the person (a toast or the open dropdown, while
@@ -226,6 +229,8 @@ export class Bell {
         this.onNotification(frame.notification);
         break;
       case "resumed":
+        // The replay got this far: everything up to frame.last_id is here.
+        if (frame.last_id > this.lastId) this.lastId = frame.last_id;
         if (frame.more) {
           this.socket.send({ type: "resume", last_id: frame.last_id });
         } else {
@@ -245,7 +250,12 @@ export class Bell {
   }
 
   onNotification(n) {
-    if (this.lastId === null || n.id > this.lastId) this.lastId = n.id;
+    // During a resume a live push can be newer than ids the replay has still
+    // to send: then only `resumed` moves the resume point, or a connection
+    // lost in between would resume past them.
+    if (!this.resumeBatch && (this.lastId === null || n.id > this.lastId)) {
+      this.lastId = n.id;
+    }
     if (this.items.has(n.id)) return; // already shown: a resume overlapping a push
     this.remember(n);
     this.renderList();

@@ -9,10 +9,12 @@ from datetime import timedelta
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.test import Client
 
 from hub.celery import app as celery_app
 from notifications import services
-from notifications.models import Broadcast, Notification, Topic
+from notifications.models import Broadcast, Notification, Subscription, Topic
 from tests.e2e.test_live_stack import FRAME_TIMEOUT_SECS, open_socket, post, recv
 from tests.support.audience import make_audience
 
@@ -119,4 +121,35 @@ async def test_broadcast__accepted_while_broker_down_goes_out_after_sweep(
     assert frame["notification"]["title"] == "Outage"
     body = await sync_to_async(wait_status)(live_hub, staff, item.pk, "sent")
     assert body["recipients"] == AUDIENCE
+    await ws.close()
+
+
+async def test_admin_broadcast__goes_out_through_the_worker(live_hub, staff, alice):
+    """A broadcast added in the admin reaches `sent` and its follower's socket."""
+    topic = await sync_to_async(Topic.objects.create)(slug="news", name="News")
+    await sync_to_async(Subscription.objects.create)(user=alice, topic=topic)
+    ws, _ = await open_socket(live_hub, alice)
+    root = await sync_to_async(get_user_model().objects.create_superuser)("root")
+    browser = Client()
+    await sync_to_async(browser.force_login)(root)
+
+    response = await sync_to_async(browser.post)(
+        "/admin/notifications/broadcast/add/",
+        {
+            "topic": topic.pk,
+            "title": "From the admin",
+            "level": "info",
+            "category": "general",
+            "data": "{}",
+        },
+    )
+    assert response.status_code == 302
+    item = await sync_to_async(Broadcast.objects.get)(title="From the admin")
+
+    body = await sync_to_async(wait_status)(live_hub, staff, item.pk, "sent")
+    assert body["recipients"] == 1
+    frame = await recv(ws)
+    while frame["type"] != "notification":
+        frame = await recv(ws)
+    assert frame["notification"]["title"] == "From the admin"
     await ws.close()

@@ -193,16 +193,19 @@ def test_unsubscribe__csrf_is_not_required(alice):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "garbage",
-        signing.dumps(1, salt="another.purpose"),
-        tokens.make_token(tokens.PREFERENCES, 1),  # the other link's token
-        tokens.make_token(tokens.UNSUBSCRIBE, 987654),  # no such user
-    ],
-)
-def test_unsubscribe__bad_token_is_refused(alice, client, token):
+# Tokens are made in the test, not at collection: they carry a timestamp, and
+# pytest-xdist's workers must collect the same test ids.
+BAD_UNSUBSCRIBE_TOKENS = {
+    "garbage": lambda: "garbage",
+    "another-salt": lambda: signing.dumps(1, salt="another.purpose"),
+    "the-preferences-link": lambda: tokens.make_token(tokens.PREFERENCES, 1),
+    "no-such-user": lambda: tokens.make_token(tokens.UNSUBSCRIBE, 987654),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_UNSUBSCRIBE_TOKENS)
+def test_unsubscribe__bad_token_is_refused(alice, client, kind):
+    token = BAD_UNSUBSCRIBE_TOKENS[kind]()
     response = client.post(reverse("email-unsubscribe", args=[token]))
 
     assert response.status_code == 400
