@@ -22,8 +22,10 @@ $(VENV)/.example: $(VENV)/.runtime $(wildcard clients/python/pyproject.toml)
 	$(PY) -m pip install --quiet -e ./clients/python
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt tests/delivery/node/package-lock.json
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The push service emulator the Web Push tests push to (web-push-testing).
+	cd tests/delivery/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(VENV)/.runtime  ## serve the hub on http://127.0.0.1:8000 (web + worker + beat)
@@ -51,6 +53,7 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.runtime  ## benchmarks against the real stack (docs/PERFORMANCE.md); BENCH_ARGS=--quick
 	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/delivery/node && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) -m tools.devstack exec $(PY) -m bench.run $(BENCH_ARGS)
 
 clean:

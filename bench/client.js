@@ -83,6 +83,8 @@ function openOne(url, auth, opts) {
       handshakeTimeout: opts.timeout_ms,
     });
     const sock = { ws, user: auth.user, helloed: false, matched: false };
+    // A connection token signs in with the first frame, as <hub-bell> does.
+    if (auth.jwt) ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token: auth.jwt })));
     let done = false;
     const finish = (err) => {
       if (done) return;

@@ -6,7 +6,7 @@ the floor (bench/floor.py under the same uvicorn flags), and the Node load clien
 
     python -m bench.run [--quick] [--only NAME[,NAME...]]
 
-Scenarios: fanout, broadcast, personal, storm (also memory), celery, http.
+Scenarios: fanout, broadcast, personal, storm (also memory), celery, http, push.
 Everything started is stopped, and the bench's database dropped, on success,
 failure and Ctrl-C alike.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 from bench.stack import BASE_DIR, Stack, loadavg, raise_nofile, rss_kib
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http")
+SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http", "push")
 HUB_WS_PATH = "/ws/notifications/"
 BENCH_TOPIC = "bench"
 
@@ -55,6 +55,7 @@ class Sizes:
     probe_events: int
     http_rows: int
     http_requests: int
+    push_users: int
 
     @property
     def users(self) -> int:
@@ -79,6 +80,7 @@ FULL = Sizes(
     probe_events=5000,
     http_rows=1_000_000,
     http_requests=2000,
+    push_users=1000,
 )
 QUICK = Sizes(
     fanout_counts=(1000, 2000),
@@ -93,6 +95,7 @@ QUICK = Sizes(
     probe_events=1000,
     http_rows=100_000,
     http_requests=150,
+    push_users=200,
 )
 
 
@@ -275,6 +278,15 @@ def seed(run: Run) -> None:
     followers = users[: run.sizes.broadcast_subscribers]
     Subscription.objects.bulk_create(
         [Subscription(user=u, topic=topic) for u in followers], batch_size=2000
+    )
+    # The storm's users are subscribers too: the same sockets once more, signed
+    # in by connection tokens (the auth frame) instead of API tokens.
+    from subscribers.models import Subscriber
+
+    storm_users = users[100 : 100 + run.sizes.storm_sockets]
+    Subscriber.objects.bulk_create(
+        [Subscriber(user=u, external_id=f"bench:{u.pk}") for u in storm_users],
+        batch_size=2000,
     )
     admin = User.objects.create(username="bench-admin", is_staff=True, password="!")
     run.admin_token = Token.objects.create(user=admin).key
@@ -562,19 +574,10 @@ def scenario_personal(run: Run) -> None:
     log(f"personal: {len(stored)} stored, {len(lost)} lost, p99 {lat['p99_ms']} ms")
 
 
-def scenario_storm(run: Run) -> None:
-    """Memory per idle socket (RSS delta) and a storm of simultaneous connects."""
-    sizes = run.sizes
-    client = run.stack.client
-    run.hub_sockets_to(0)
-    run.hub_sockets_to(100)  # warm: threads, database connections, caches
-    pid = run.stack.pid("web")
-    before = rss_kib(pid)
-    auth = [
-        {"user": uid, "token": key}
-        for uid, key in run.tokens[100 : 100 + sizes.storm_sockets]
-    ]
-    reply = client.call(
+def _storm(run: Run, auth: list[dict]) -> dict:
+    """Open one socket per ``auth`` entry, all at once, on top of 100 warm ones
+    (the caller's ``run.hub_sockets_to(100)``)."""
+    reply = run.stack.client.call(
         "connect",
         url=run.hub_url.replace("http", "ws") + HUB_WS_PATH,
         auth=auth,
@@ -584,6 +587,23 @@ def scenario_storm(run: Run) -> None:
         timeout_ms=60000,
     )
     run.hub_sockets = 100 + reply["ok"]
+    return reply
+
+
+def scenario_storm(run: Run) -> None:
+    """Memory per idle socket (RSS delta), and storms of simultaneous connects
+    signed in by API tokens and by connection tokens."""
+    import jwt
+
+    from bench.stack import BENCH_JWT_SECRET
+
+    sizes = run.sizes
+    run.hub_sockets_to(0)
+    run.hub_sockets_to(100)  # warm: threads, database connections, caches
+    pid = run.stack.pid("web")
+    before = rss_kib(pid)
+    storm_tokens = run.tokens[100 : 100 + sizes.storm_sockets]
+    reply = _storm(run, [{"user": uid, "token": key} for uid, key in storm_tokens])
     after = rss_kib(pid)
     per_socket = (after - before) / reply["ok"] if reply["ok"] else None
     run.add(
@@ -615,6 +635,43 @@ def scenario_storm(run: Run) -> None:
     log(
         f"storm: {reply['failed']} failed, {reply['per_sec']:.0f}/s, "
         f"{per_socket} KiB/socket"
+    )
+    run.hub_sockets_to(100)
+    exp = int(time.time()) + 3600
+    reply = _storm(
+        run,
+        [
+            {
+                "user": uid,
+                "jwt": jwt.encode(
+                    {"sub": f"bench:{uid}", "aud": "hub", "exp": exp},
+                    BENCH_JWT_SECRET,
+                    algorithm="HS256",
+                ),
+            }
+            for uid, _ in storm_tokens
+        ],
+    )
+    run.add(
+        "storm",
+        f"connect storm of {sizes.storm_sockets} sockets by connection token "
+        "(auth frame): failures",
+        reply["failed"],
+        "connects",
+        target="0",
+        met=reply["failed"] == 0,
+        note=json.dumps(reply["errors"]) if reply["errors"] else "",
+    )
+    run.add(
+        "storm",
+        "connect storm by connection token: connects per second",
+        reply["per_sec"],
+        "connects/s",
+        note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once; "
+        "beside the API-token storm above",
+    )
+    log(
+        f"storm (connection tokens): {reply['failed']} failed, {reply['per_sec']:.0f}/s"
     )
     run.hub_sockets_to(0)
 
@@ -696,6 +753,55 @@ def scenario_celery(run: Run) -> None:
     )
     log(f"celery: p99 {lat['p99_ms']} ms; probe {result}")
     run.hub_sockets_to(0)
+
+
+def scenario_push(run: Run) -> None:
+    """Web Push from one worker to a local push service (web-push-testing, which
+    verifies and decrypts each push), and the escalation's claim per notification."""
+    from django.core.cache import cache
+
+    from bench.tasks import push_probe
+    from delivery import webpush
+    from delivery.models import PushSubscription
+    from tests.delivery.push_service import PushService
+
+    service = PushService(run.stack.log_dir / "push-service.log").start()
+    try:
+        key = webpush.public_key_of(run.stack.env["WEBPUSH_VAPID_PRIVATE_KEY"])
+        user_ids = [uid for uid, _ in run.tokens[: run.sizes.push_users]]
+        rows = []
+        for uid in user_ids:
+            sub = service.subscribe(key)
+            rows.append(
+                PushSubscription(user_id=uid, endpoint=sub["endpoint"], **sub["keys"])
+            )
+        PushSubscription.objects.bulk_create(rows)
+        result_key = f"bench:push:{secrets.token_hex(4)}"
+        push_probe.apply_async(kwargs={"key": result_key, "user_ids": user_ids})
+        deadline = time.monotonic() + 300
+        result = None
+        while time.monotonic() < deadline and result is None:
+            result = cache.get(result_key)
+            time.sleep(0.2)
+        if result is None:
+            raise RuntimeError("push probe gave no result; see the worker log")
+    finally:
+        service.stop()
+    run.add(
+        "push",
+        f"Web Push throughput, one worker, one push at a time ({result['sent']} sent)",
+        result["pushes_per_sec"],
+        "pushes/s",
+        note="delivery.services.push_deliver: decide, encrypt, sign, POST, record",
+    )
+    run.add(
+        "push",
+        "escalation check (push sweep claim) per notification",
+        result["claim_ms_per_notification"],
+        "ms",
+        note=f"delivery.escalation.push_claim_due over {result['claimed']} due",
+    )
+    log(f"push: {result}")
 
 
 _ROWS_SQL = """
@@ -1004,6 +1110,7 @@ def main(argv: list[str]) -> int:
             "personal": lambda: scenario_personal(run),
             "celery": lambda: scenario_celery(run),
             "http": lambda: scenario_http(run),
+            "push": lambda: scenario_push(run),
         }
         for name, scenario in scenarios.items():
             if name not in only:

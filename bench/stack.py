@@ -31,6 +31,12 @@ PG_ADDRESS = ("127.0.0.1", 5432)
 REDIS_DB = 13
 
 
+def _vapid_private_key() -> str:
+    from delivery.webpush import new_private_key_pem
+
+    return new_private_key_pem()
+
+
 def raise_nofile() -> int:
     """Raise this process's open-file limit to the hard limit; children inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -106,6 +112,9 @@ def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         proc.wait()
 
 
+BENCH_JWT_SECRET = "bench-connection-token-secret-0123456789abcdef"  # noqa: S105
+
+
 class Stack:
     """The bench's processes (web, worker, floor, client) and its database."""
 
@@ -130,6 +139,11 @@ class Stack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
+            # Connection tokens for the storm's subscribers (bench.run).
+            "HUB_JWT_SECRET": BENCH_JWT_SECRET,
+            # The push scenario pushes to a local push service over http://.
+            "WEBPUSH_VAPID_PRIVATE_KEY": _vapid_private_key(),
+            "WEBPUSH_ALLOW_HTTP_ENDPOINTS": "true",
         }
         self.env.pop("CELERY_BROKER_URL", None)
 

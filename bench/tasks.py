@@ -45,3 +45,37 @@ def publish_probe(*, key: str, user_ids: list[int], events: int) -> dict:
     }
     cache.set(key, result, RESULT_TTL_SECS)
     return result
+
+
+@shared_task(name="bench.push_probe")
+def push_probe(*, key: str, user_ids: list[int]) -> dict:
+    """Time the push path inside a worker: the escalation's claim per notification
+    (what the push sweep costs) and push_deliver end to end, one push at a time,
+    to each user's one subscription (the bench's push service)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from delivery import escalation, services
+    from notifications import services as notification_services
+    from notifications.models import Notification
+
+    created = notification_services.notify(recipients=user_ids, title="push probe")
+    past = timezone.now() - timedelta(seconds=settings.PUSH_AFTER_SECS + 1)
+    Notification.objects.filter(pk__in=[n.pk for n in created]).update(created_at=past)
+    started = time.perf_counter()
+    claimed = escalation.push_claim_due(now=timezone.now())
+    claim = time.perf_counter() - started
+    started = time.perf_counter()
+    statuses = [services.push_deliver(delivery_id=i) for i, _ in claimed]
+    deliver = time.perf_counter() - started
+    result = {
+        "notifications": len(created),
+        "claimed": len(claimed),
+        "sent": statuses.count("sent"),
+        "claim_ms_per_notification": claim * 1000 / max(1, len(claimed)),
+        "pushes_per_sec": statuses.count("sent") / deliver if deliver else None,
+    }
+    cache.set(key, result, RESULT_TTL_SECS)
+    return result

@@ -8,6 +8,9 @@ DEFAULT_TIMEZONE = "UTC"
 TIMEZONE_MAX_CHARS = 64
 # Most categories one user may mute: a list to show and edit, not a blocklist.
 MUTED_CATEGORIES_MAX = 50
+# The channels a notification may reach a person by, each on or off per category.
+# (in-app per category is not offered yet: the socket shows every category.)
+CHANNELS = ("push", "email")
 
 
 class Digest(models.TextChoices):
@@ -57,6 +60,18 @@ class Preference(models.Model):
         default=list,
         blank=True,
         help_text="Notification categories never emailed, in either kind of email.",
+    )
+    push = models.BooleanField(
+        default=True,
+        help_text="Web Push to the user's subscribed browsers, for notifications "
+        "no open page showed within PUSH_AFTER_SECS (delivery.escalation).",
+    )
+    category_channels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per category, channels turned off or on: {"billing": {"push": '
+        "false}}; a channel not listed is on. Email is also off for "
+        "muted_categories.",
     )
     unsubscribed_at = models.DateTimeField(
         null=True,

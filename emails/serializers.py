@@ -3,11 +3,26 @@
 from rest_framework import serializers
 
 from emails import periods
-from emails.models import MUTED_CATEGORIES_MAX, TIMEZONE_MAX_CHARS, Digest, Preference
+from emails.models import (
+    CHANNELS,
+    MUTED_CATEGORIES_MAX,
+    TIMEZONE_MAX_CHARS,
+    Digest,
+    Preference,
+)
 from hub.fields import StrictCharField, StrictSlugField
 from notifications.models import CATEGORY_MAX_CHARS
 
 TIME_FORMAT = "%H:%M"
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """true or false only: "no", 0 or "1" are field errors, not coerced."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 def validate_timezone(value: str) -> str:
@@ -61,8 +76,36 @@ class PreferenceSerializer(serializers.Serializer):
         help_text="Categories never emailed (the feed still shows them).",
     )
 
+    push = JsonBooleanField(
+        help_text="Web Push to your subscribed browsers, for notifications no "
+        "open page showed within PUSH_AFTER_SECS."
+    )
+    category_channels = serializers.DictField(
+        child=serializers.DictField(child=JsonBooleanField()),
+        help_text='Per category, channels on or off: {"billing": {"push": false}}. '
+        "Channels: push, email; one not listed is on.",
+    )
+
     def validate_muted_categories(self, value: list[str]) -> list[str]:
         return sorted(set(value))
+
+    def validate_category_channels(self, value: dict) -> dict:
+        if len(value) > MUTED_CATEGORIES_MAX:
+            raise serializers.ValidationError(
+                f"At most {MUTED_CATEGORIES_MAX} categories."
+            )
+        slug = serializers.SlugField(max_length=CATEGORY_MAX_CHARS)
+        cleaned = {}
+        for category, channels in value.items():
+            slug.run_validation(category)
+            unknown = sorted(set(channels) - set(CHANNELS))
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown channel {unknown[0]!r} for {category!r}; "
+                    f"channels are {', '.join(CHANNELS)}."
+                )
+            cleaned[category] = {c: channels[c] for c in CHANNELS if c in channels}
+        return cleaned
 
     def to_representation(self, instance: Preference) -> dict:
         quiet = None
@@ -77,4 +120,6 @@ class PreferenceSerializer(serializers.Serializer):
             "timezone": instance.timezone,
             "quiet_hours": quiet,
             "muted_categories": list(instance.muted_categories),
+            "push": instance.push,
+            "category_channels": dict(instance.category_channels),
         }

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from delivery import escalation
 from emails import messages, periods, selectors
 from emails.models import Digest, Preference, SentEmail
 from notifications.models import lock_recipients
@@ -92,12 +93,10 @@ def missed_email_claim(*, user_id: int, now: datetime) -> SentEmail | None:
         # batches under different keys.
         lock_recipients([user_id])
         preference = selectors.preference_get(user_id=user_id)
-        if not preference.email:
+        # The rules every channel follows are delivery.escalation's.
+        if not escalation.allows(preference, channel="email"):
             return None
-        tz = periods.zone(preference.timezone)
-        if periods.in_quiet_hours(
-            start=preference.quiet_start, end=preference.quiet_end, now=now, tz=tz
-        ):
+        if escalation.held(preference, now=now):
             return None  # waits: the next sweep after quiet hours sends it
         unread = selectors.missed_unread(
             user_id=user_id,
@@ -105,7 +104,11 @@ def missed_email_claim(*, user_id: int, now: datetime) -> SentEmail | None:
             not_before=now - timedelta(seconds=settings.EMAIL_MISSED_MAX_AGE_SECS),
         )
         due_before = now - timedelta(seconds=settings.EMAIL_DELAY_SECS)
-        wanted = [n for n in unread if n.category not in preference.muted_categories]
+        wanted = [
+            n
+            for n in unread
+            if escalation.allows(preference, channel="email", category=n.category)
+        ]
         waiting = wanted or unread  # all muted: skip them once they are due
         if not waiting or waiting[0].created_at > due_before:
             return None

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emails import selectors, services, tokens
-from emails.models import Digest
+from emails.models import Digest, Preference
 from emails.serializers import PreferenceSerializer
 from subscribers.authentication import AcceptsConnectionTokens
 
@@ -69,7 +69,8 @@ def preferences_form(request: HttpRequest, *, user_id: int) -> tuple[dict, int]:
     """
     errors, saved = {}, False
     if request.method == "POST":
-        serializer = PreferenceSerializer(data=_form_to_api(request.POST))
+        current = selectors.preference_get(user_id=user_id)
+        serializer = PreferenceSerializer(data=_form_to_api(request.POST, current))
         if serializer.is_valid():
             services.preference_update(user_id=user_id, **serializer.validated_data)
             saved = True
@@ -80,6 +81,9 @@ def preferences_form(request: HttpRequest, *, user_id: int) -> tuple[dict, int]:
     context = {
         "preference": shown,
         "muted_text": ", ".join(shown["muted_categories"]),
+        "push_off_text": ", ".join(
+            c for c, on in shown["category_channels"].items() if on.get("push") is False
+        ),
         "digest_choices": Digest.values,
         "errors": errors,
         "saved": saved,
@@ -95,10 +99,23 @@ def _user_of(purpose: str, token: str) -> int | None:
     return user_id
 
 
-def _form_to_api(form) -> dict:
-    """The HTML form's fields in the API's shape, so one serializer validates both."""
+def _form_to_api(form, current: Preference) -> dict:
+    """The HTML form's fields in the API's shape, so one serializer validates both.
+
+    The form edits only the push channel per category; the email channel's
+    per-category settings (API only) are kept as they are.
+    """
     start, end = form.get("quiet_start", ""), form.get("quiet_end", "")
+    push_off = {c.strip() for c in form.get("push_off_categories", "").split(",")}
+    channels = {
+        c: {k: v for k, v in on.items() if k != "push"}
+        for c, on in current.category_channels.items()
+    }
+    for category in push_off - {""}:
+        channels.setdefault(category, {})["push"] = False
     return {
+        "push": "push" in form,
+        "category_channels": {c: on for c, on in channels.items() if on},
         "email": "email" in form,
         "digest": form.get("digest", ""),
         "timezone": form.get("timezone", "").strip(),

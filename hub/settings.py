@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "workers",
     "web",
     "subscribers",
+    "delivery",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +275,47 @@ EMAIL_SEND_STALE_SECS = 600
 # How long the signed preferences link in an email works (unsubscribe links
 # never expire, as RFC 8058 expects).
 EMAIL_PREFERENCES_LINK_MAX_AGE_SECS = 30 * 24 * 3600
+
+# --- Web Push (delivery/, docs/PUSH.md) -----------------------------------------
+# The VAPID key pair (a P-256 private key, PEM; `\n` escapes become newlines) and
+# the contact push services may use (mailto: or https:). Unset: push is off, the
+# key endpoint answers 404 and nothing is pushed. `manage.py hub_vapid_keys`
+# prints a pair; `make run` makes one under var/.
+WEBPUSH_VAPID_PRIVATE_KEY = env("WEBPUSH_VAPID_PRIVATE_KEY", default="").replace(
+    "\\n", "\n"
+)
+WEBPUSH_VAPID_SUBJECT = env("WEBPUSH_VAPID_SUBJECT", default="mailto:hub@localhost")
+if not WEBPUSH_VAPID_SUBJECT.startswith(("mailto:", "https:")):
+    raise ImproperlyConfigured(
+        "WEBPUSH_VAPID_SUBJECT must start with mailto: or https: (push services "
+        "refuse other contacts), e.g. mailto:ops@example.com."
+    )
+# Accept push subscriptions whose endpoint is plain http:// (tests, a local push
+# service); browsers' push services are all https://.
+WEBPUSH_ALLOW_HTTP_ENDPOINTS = env.bool("WEBPUSH_ALLOW_HTTP_ENDPOINTS", default=False)
+# A notification no socket reported seen this long after it was created is
+# pushed (if the user's preferences allow it); docs/PROTOCOL.md has the timeline.
+PUSH_AFTER_SECS = env.int("PUSH_AFTER_SECS", default=10)
+# Notifications older than this are never pushed: after an outage, or quiet
+# hours, a device is not flooded with stale news (email and the feed cover them).
+PUSH_MAX_AGE_SECS = 3600
+# Seconds one request to a push service may block a worker.
+PUSH_REQUEST_TIMEOUT_SECS = env.int("PUSH_REQUEST_TIMEOUT_SECS", default=10)
+# A push claimed, or last making progress, this long ago (worker killed mid-push)
+# is claimed again: longer than PUSH_REQUEST_TIMEOUT_SECS, so a live push is never
+# doubled. Also how long a queued push may wait before the sweep queues it again.
+PUSH_SEND_STALE_SECS = env.int("PUSH_SEND_STALE_SECS", default=30)
+if PUSH_SEND_STALE_SECS <= PUSH_REQUEST_TIMEOUT_SECS:
+    raise ImproperlyConfigured(
+        "PUSH_SEND_STALE_SECS must be longer than PUSH_REQUEST_TIMEOUT_SECS, or a "
+        "push still under way could be taken again and sent twice."
+    )
+# A push the service answered 429 or 5xx is tried again after this, doubling
+# each time (or after its Retry-After), and given up after PUSH_SEND_MAX_ATTEMPTS.
+PUSH_RETRY_SECS = 5
+PUSH_SEND_MAX_ATTEMPTS = 5
+# A push held by quiet hours is looked at again this often, until it is too old.
+PUSH_HOLD_RECHECK_SECS = 60
 
 # --- Auth, i18n, static ---------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

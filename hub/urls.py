@@ -6,8 +6,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard import urls as dashboard_urls
+from delivery import views as delivery_views
 from emails import urls as email_urls
-from hub.views import ObtainTokenView, WsTicketView, healthz, metrics_view
+from hub.views import ObtainTokenView, healthz, metrics_view
+from realtime.views import WsTicketView
 
 api_patterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
@@ -19,6 +21,7 @@ api_patterns = [
     path("", include("chat.urls")),
     path("", include(dashboard_urls.api_urlpatterns)),
     path("", include("subscribers.urls")),
+    path("", include("delivery.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +30,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("email/", include(email_urls.page_urlpatterns)),
     path("admin/", admin.site.urls),
+    path("sw.js", delivery_views.service_worker, name="service-worker"),
     path("", include("web.urls")),
 ]
 

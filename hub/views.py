@@ -1,4 +1,4 @@
-"""Hub-wide HTTP endpoints: tokens, WebSocket tickets, health and metrics."""
+"""Hub-wide HTTP endpoints: the token endpoint, health and metrics."""
 
 import logging
 
@@ -7,16 +7,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
-from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from hub.api import LimitedJSONParser
-from realtime.tickets import ticket_issue
 
 logger = logging.getLogger(__name__)
 
@@ -30,28 +25,6 @@ class ObtainTokenView(ObtainAuthToken):
     parser let a deeply nested body raise RecursionError: a 500)."""
 
     parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
-
-
-class WsTicketView(APIView):
-    """A single-use ticket for ``?ticket=`` on a WebSocket URL."""
-
-    @extend_schema(
-        request=None,
-        responses=inline_serializer(
-            "WsTicket",
-            {
-                "ticket": serializers.CharField(),
-                "expires_in": serializers.IntegerField(),
-            },
-        ),
-    )
-    def post(self, request):
-        return Response(
-            {
-                "ticket": ticket_issue(user_id=request.user.pk),
-                "expires_in": settings.WS_TICKET_TTL_SECS,
-            }
-        )
 
 
 def _check_db() -> str:

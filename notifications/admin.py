@@ -50,3 +50,15 @@ class BroadcastAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "topic")
     readonly_fields = ("recipients", "failure_reason", "progress_at", "sent_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new broadcast starts queued (or scheduled, with a future send_at) and
+        # goes out (Broadcast.save); its status is the workflow's, not a choice.
+        if obj is None:
+            return (*self.readonly_fields, "status", "created_by")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -11,7 +11,17 @@ from notifications.serializers import notification_payload
 from realtime import groups
 from realtime.consumers import HubConsumer
 from realtime.db import database_read
-from realtime.frames import Forbidden, NotFound, require_int, require_str
+from realtime.frames import (
+    Forbidden,
+    FrameError,
+    NotFound,
+    require_int,
+    require_str,
+)
+
+# Most ids one `seen` frame may carry; hub.js batches what a page shows at once
+# (at most a feed page and the bell's dropdown), well under this.
+SEEN_MAX_IDS = 100
 
 
 @database_read
@@ -31,28 +41,39 @@ def _after(user_id: int, last_id: int, limit: int) -> list[dict]:
     return [notification_payload(n) for n in rows]
 
 
+@database_read
+def _unread(user_id: int) -> int:
+    return selectors.notification_unread_count(user_id=user_id)
+
+
 class NotificationConsumer(HubConsumer):
     frame_handlers = {
         **HubConsumer.frame_handlers,
         "read": "frame_read",
         "read_all": "frame_read_all",
         "resume": "frame_resume",
+        "seen": "frame_seen",
         "subscribe": "frame_subscribe",
         "unsubscribe": "frame_unsubscribe",
     }
-    # Inline: these only check replayed ids and send; subscription.changed is
-    # not, as it joins or leaves a group first (a Redis round trip).
+    # Inline: these check the delivery point and send; subscription.changed is
+    # not, as it joins or leaves a group first (a Redis round trip). The one
+    # exception, notification.created finding a gap, reads the database: the
+    # reader hands that rest to this consumer's task, and order is kept.
     inline_events = frozenset(
         {groups.NOTIFICATION_CREATED, groups.NOTIFICATION_READ, groups.TOPIC_EVENT}
     )
 
     async def opened(self, user) -> list[dict]:
         self.user_id = user.pk
-        # Ids a resume already sent; their live push, if it comes after, is skipped.
-        self.replayed_ids: set[int] = set()
         # Join before reading the state, so nothing committed in between is missed.
         await self.join(groups.user(user.pk))
         hello = await _hello(user)
+        # The socket's delivery point: every notification of the user up to
+        # this id was sent here (or precedes the socket, hello.last_id), and
+        # ids go out in increasing order, never past a missing one, so the
+        # highest id a client has seen is a lossless resume point.
+        self.delivered_id: int = hello["last_id"]
         for slug in hello["topics"]:
             await self.join(groups.topic(slug))
         return [hello]
@@ -96,15 +117,31 @@ class NotificationConsumer(HubConsumer):
             user_id=self.user_id
         )
 
+    async def frame_seen(self, frame: dict) -> None:
+        ids = frame.get("ids")
+        if (
+            not isinstance(ids, list)
+            or not ids
+            or len(ids) > SEEN_MAX_IDS
+            or not all(type(i) is int and i > 0 for i in ids)
+        ):
+            raise FrameError(
+                f"'ids' must be a list of 1 to {SEEN_MAX_IDS} notification ids."
+            )
+        await database_sync_to_async(services.notifications_mark_seen)(
+            user_id=self.user_id, notification_ids=ids
+        )
+
     async def frame_resume(self, frame: dict) -> None:
         last_id = require_int(frame, "last_id")
         limit = settings.RESUME_MAX_ITEMS
         payloads = await _after(self.user_id, last_id, limit + 1)
         more = len(payloads) > limit
         payloads = payloads[:limit]
-        self.replayed_ids = {p["id"] for p in payloads}
         for payload in payloads:
             await self.send_json({"type": "notification", "notification": payload})
+        if payloads:  # their live pushes, if they come after, are skipped
+            self.delivered_id = max(self.delivered_id, payloads[-1]["id"])
         await self.send_json(
             {
                 "type": "resumed",
@@ -117,11 +154,37 @@ class NotificationConsumer(HubConsumer):
     # --- channel-layer events (see realtime.groups) -------------------------------
 
     async def notification_created(self, event: dict) -> None:
-        if event["id"] in self.replayed_ids:
-            self.replayed_ids.discard(event["id"])
+        if event["id"] <= self.delivered_id:
+            return  # a resume or a catch-up sent it already
+        prev_id = event.get("prev_id")
+        if prev_id is not None and prev_id > self.delivered_id:
+            # The user's previous notification has not come: another
+            # producer's push still on its way, or lost while the layer was
+            # down. Send from the database, in id order, this one included.
+            await self.catch_up()
             return
         await self.send_frames(event)
+        self.delivered_id = event["id"]
         metrics.NOTIFICATIONS_DELIVERED.inc()
+
+    async def layer_reconnected(self, event: dict) -> None:
+        """The layer was deaf for a while (Redis restarted): fetch what came."""
+        if getattr(self, "delivered_id", None) is not None:  # signed in, opened
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Send every notification after ``delivered_id``, oldest first, then
+        the unread count: a resume the server runs for its client."""
+        limit = settings.RESUME_MAX_ITEMS
+        while True:
+            payloads = await _after(self.user_id, self.delivered_id, limit)
+            for payload in payloads:
+                await self.send_json({"type": "notification", "notification": payload})
+                self.delivered_id = payload["id"]
+            metrics.NOTIFICATIONS_DELIVERED.inc(len(payloads))
+            if len(payloads) < limit:
+                break
+        await self.send_json({"type": "unread", "unread": await _unread(self.user_id)})
 
     async def notification_read(self, event: dict) -> None:
         await self.send_frames(event)

@@ -11,3 +11,8 @@ class TopicForbidden(Exception):
 
 class BroadcastNotCancellable(Exception):
     """Only a scheduled broadcast can be cancelled."""
+
+
+class InvalidNotification(ValueError):
+    """A producer's notification content or recipients were refused (the API's
+    rules); ``args[0]`` holds the field errors. Not retried: the input is wrong."""

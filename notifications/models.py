@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 TITLE_MAX_CHARS = 200
 BODY_MAX_CHARS = 10_000
@@ -124,6 +125,12 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a socket of the recipient first reported it shown on a "
+        "visible page (the `seen` frame); a seen notification is not pushed.",
+    )
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="Hidden from the feed and count when set."
     )
@@ -280,6 +287,22 @@ class Broadcast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk}: {self.title} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        # Whoever creates the row (the API, the admin, the shell), it goes out:
+        # a future send_at waits for the dispatcher, anything else is queued
+        # after the commit (notifications.signals) and watched by the sweeper.
+        if self._state.adding:
+            now = timezone.now()
+            if (
+                self.status == self.Status.QUEUED
+                and self.send_at
+                and self.send_at > now
+            ):
+                self.status = self.Status.SCHEDULED
+            if self.progress_at is None:
+                self.progress_at = now
+        super().save(*args, **kwargs)
 
     @property
     def notification_key(self) -> str:

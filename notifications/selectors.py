@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from notifications.errors import TopicNotFound
 from notifications.models import Notification, Subscription, Topic, UnreadCount
@@ -67,6 +67,40 @@ def notification_last_id(*, user_id: int) -> int:
         .first()
         or 0
     )
+
+
+def notification_id_before(*, user_id: int, notification_id: int) -> int:
+    """The user's newest visible notification id below ``notification_id``, 0 if
+    none. Rows commit in id order per user, so after a row's commit this is
+    the id that came before it, whenever it is asked."""
+    return (
+        Notification.objects.filter(
+            recipient_id=user_id, archived_at__isnull=True, id__lt=notification_id
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
+
+
+def notification_last_ids(*, user_ids: list[int]) -> dict[int, int]:
+    """:func:`notification_last_id` of many users (absent: none).
+
+    One newest-row lookup per user on the feed index, not a MAX over all their
+    rows: a broadcast chunk asks this for hundreds of users with long feeds.
+    """
+    newest = Notification.objects.filter(
+        recipient_id=OuterRef("pk"), archived_at__isnull=True
+    ).order_by("-id")
+    return {
+        user_id: last_id
+        for user_id, last_id in get_user_model()
+        .objects.filter(pk__in=user_ids)
+        .annotate(last_id=Subquery(newest.values("id")[:1]))
+        .values_list("pk", "last_id")
+        if last_id is not None
+    }
 
 
 def notifications_after(

@@ -47,6 +47,7 @@ def notification_payload(n: Notification) -> dict:
         "url": n.url,
         "created_at": iso(n.created_at),
         "read_at": iso(n.read_at),
+        "seen_at": iso(n.seen_at),
     }
 
 
@@ -68,6 +69,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "url",
             "created_at",
             "read_at",
+            "seen_at",
         ]
         read_only_fields = fields
 

@@ -15,6 +15,7 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hub import metrics
@@ -67,6 +68,9 @@ def notify(
                 ).values_list("recipient_id", flat=True)
             )
             user_ids = [uid for uid in user_ids if uid not in done]
+        # Each row carries its user's previous id (read under the lock, so
+        # exact): a socket that has not delivered that one yet fetches it first.
+        prev_ids = selectors.notification_last_ids(user_ids=user_ids)
         created = _insert(
             user_ids,
             title=title,
@@ -78,6 +82,8 @@ def notify(
             url=url or None,
             idempotency_key=idempotency_key,
         )
+        for n in created:
+            n.prev_id = prev_ids.get(n.recipient_id, 0)
         publish.on_commit(lambda: publish_created(created))
     return created
 
@@ -149,11 +155,17 @@ def publish_created(notifications: list[Notification]) -> None:
         if not recipients:
             return
     by_user: dict[int, list[dict]] = defaultdict(list)
+    prev_ids: dict[int, int] = {}
     for n in notifications:
         if n.recipient_id in recipients:
             by_user[n.recipient_id].append(notification_payload(n))
+            prev_ids[n.pk] = getattr(n, "prev_id", None)
+            if prev_ids[n.pk] is None:  # saved with the plain ORM (signals)
+                prev_ids[n.pk] = selectors.notification_id_before(
+                    user_id=n.recipient_id, notification_id=n.pk
+                )
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
-    publish.notifications_created(by_user, counts)
+    publish.notifications_created(by_user, counts, prev_ids)
 
 
 def notification_mark_read(*, user_id: int, notification_id: int) -> Notification:
@@ -186,6 +198,22 @@ def notifications_mark_all_read(*, user_id: int) -> int:
             Notification.objects.filter(id__in=ids).update(read_at=timezone.now())
             publish.on_commit(lambda: _publish_read(user_id, ids))
     return len(ids)
+
+
+def notifications_mark_seen(
+    *, user_id: int, notification_ids: Iterable[int], now: datetime | None = None
+) -> int:
+    """Record that a socket of the user showed these notifications on a visible
+    page; returns how many were newly seen.
+
+    Only the first report counts (``seen_at`` never moves), and ids of other
+    users' notifications are ignored rather than refused: a tab may report a
+    notification archived meanwhile. A seen notification is not pushed
+    (delivery.escalation).
+    """
+    return Notification.objects.filter(
+        recipient_id=user_id, pk__in=set(notification_ids), seen_at__isnull=True
+    ).update(seen_at=now or timezone.now())
 
 
 def notification_archive(*, user_id: int, notification_id: int) -> None:
@@ -281,9 +309,7 @@ def broadcast(
                 created_by=created_by,
                 idempotency_key=idempotency_key,
                 progress_at=timezone.now(),
-            )
-            if not scheduled:
-                publish.on_commit(lambda: _enqueue_fan_out(item.pk))
+            )  # queued after the commit by notifications.signals, if not scheduled
     except IntegrityError:  # a concurrent retry with the same key won the race
         return Broadcast.objects.get(
             created_by=created_by, idempotency_key=idempotency_key
@@ -291,7 +317,8 @@ def broadcast(
     return item, True
 
 
-def _enqueue_fan_out(broadcast_id: int) -> None:
+def enqueue_fan_out(broadcast_id: int) -> None:
+    """Queue a broadcast's fan-out task; if the broker is down, the sweeper will."""
     try:
         current_app.send_task(FAN_OUT_BROADCAST_TASK, args=[broadcast_id])
     except Exception:  # the broker is down: the row stays queued for the sweeper
@@ -389,7 +416,7 @@ def broadcasts_dispatch_due(*, now: datetime | None = None) -> list[int]:
             ).update(status=Broadcast.Status.QUEUED, progress_at=now)
             if changed:  # another dispatcher did not get there first
                 queued.append(broadcast_id)
-                publish.on_commit(lambda b=broadcast_id: _enqueue_fan_out(b))
+                publish.on_commit(lambda b=broadcast_id: enqueue_fan_out(b))
     return queued
 
 
@@ -401,15 +428,18 @@ def broadcasts_requeue_stalled(*, now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.BROADCAST_STALL_SECS)
+    # No progress time at all (a row written past Broadcast.save, by bulk_create
+    # or SQL): its age counts from its creation.
     ids = list(
         Broadcast.objects.filter(
+            Q(progress_at__lt=stale)
+            | Q(progress_at__isnull=True, created_at__lt=stale),
             status__in=(Broadcast.Status.QUEUED, Broadcast.Status.SENDING),
-            progress_at__lt=stale,
         ).values_list("pk", flat=True)
     )
     for broadcast_id in ids:
         Broadcast.objects.filter(pk=broadcast_id).update(progress_at=now)
-        _enqueue_fan_out(broadcast_id)
+        enqueue_fan_out(broadcast_id)
     return ids
 
 

@@ -1,13 +1,15 @@
-"""Push notifications saved with the plain ORM (admin, shell, other apps).
+"""After-commit work for rows saved with ``Model.save()``, whoever saves them
+(services, the admin, the shell, other apps): notifications are pushed, and
+broadcasts are queued for their fan-out.
 
-Services create rows with ``bulk_create`` and publish explicitly, so they do not
-pass through here; ``Model.save()`` does, and this publishes after its commit.
+Services create notifications with ``bulk_create`` and publish explicitly, so
+those do not pass through here.
 """
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from notifications.models import Notification
+from notifications.models import Broadcast, Notification
 from realtime import publish
 
 
@@ -18,4 +20,14 @@ def notification_saved(sender, instance: Notification, created: bool, **kwargs) 
 
         publish.on_commit(
             lambda: publish_created([instance]), using=kwargs.get("using")
+        )
+
+
+@receiver(post_save, sender=Broadcast, dispatch_uid="broadcast_saved_enqueue")
+def broadcast_saved(sender, instance: Broadcast, created: bool, **kwargs) -> None:
+    if created and not kwargs.get("raw") and instance.status == Broadcast.Status.QUEUED:
+        from notifications.services import enqueue_fan_out
+
+        publish.on_commit(
+            lambda: enqueue_fan_out(instance.pk), using=kwargs.get("using")
         )

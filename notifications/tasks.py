@@ -4,14 +4,16 @@ notifies nobody twice. Their registered names keep the ``workers.`` prefix:
 PeriodicTask rows and other services' ``send_task`` calls store them.
 """
 
+import json
 import logging
 
 from celery import shared_task
-from django.db import DatabaseError
 
 from notifications import services
+from notifications.errors import InvalidNotification
 from notifications.models import Broadcast
-from workers.retrying import RETRY_MAX
+from notifications.serializers import NotificationCreateSerializer
+from workers.retrying import RETRY_MAX, RETRYABLE_ERRORS
 from workers.retrying import RETRY_ON_DATABASE_ERRORS as _retrying
 
 logger = logging.getLogger(__name__)
@@ -31,18 +33,30 @@ def notify_users(
 ) -> int:
     """Notify users from anywhere that can reach the broker; returns rows created.
 
-    ``idempotency_key`` is required: a redelivered task skips recipients who
-    already have a notification with that key.
+    The input is checked as ``POST /api/notifications/`` checks it (the same
+    serializer); a refusal raises :class:`InvalidNotification`, which is not
+    retried. ``idempotency_key`` is required: a redelivered task skips
+    recipients who already have a notification with that key.
     """
+    checked = NotificationCreateSerializer(
+        data={
+            "recipients": recipient_ids,
+            "title": title,
+            "body": body,
+            "level": level,
+            "category": category,
+            "data": {} if data is None else data,
+            "url": url,
+        }
+    )
+    if not checked.is_valid():
+        # Plain data, so the result backend can store the exception.
+        raise InvalidNotification(json.loads(json.dumps(checked.errors)))
+    content = checked.validated_data
     created = services.notify(
-        recipients=recipient_ids,
-        title=title,
-        body=body,
-        level=level,
-        category=category,
-        data=data,
-        url=url,
+        recipients=content.pop("recipients"),
         idempotency_key=idempotency_key,
+        **content,
     )
     return len(created)
 
@@ -55,7 +69,7 @@ def fan_out_broadcast(self, broadcast_id: int) -> int:
     except Broadcast.DoesNotExist:
         logger.warning("broadcast %s no longer exists; nothing to send", broadcast_id)
         return 0
-    except DatabaseError:
+    except RETRYABLE_ERRORS:
         if self.request.retries >= RETRY_MAX:
             services.broadcast_fail(
                 broadcast_id=broadcast_id, reason="database unavailable after retries"

@@ -326,6 +326,10 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
     async def frame_ping(self, frame: dict) -> None:
         await self.send_json({"type": "pong"})
 
+    async def layer_reconnected(self, event: dict) -> None:
+        """The channel layer was deaf for a while (realtime.layer): a consumer
+        whose client must not miss what was published meanwhile fetches it."""
+
 
 class UnknownPathConsumer(AsyncWebsocketConsumer):
     """Any WebSocket path no app routes: refused with 4404 and a reason."""

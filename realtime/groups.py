@@ -42,6 +42,12 @@ EVENT_TYPES = frozenset(
 )
 
 
+# A local event, never published: the layer puts it into the inbox of every
+# consumer of a process when a Redis connection of its layer is back after a
+# break (realtime.layer), so sockets can fetch what they missed meanwhile.
+LAYER_RECONNECTED = "layer.reconnected"
+
+
 class InvalidGroupName(ValueError):
     """A group name channels would refuse."""
 

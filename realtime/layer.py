@@ -10,7 +10,24 @@ and ``channels_redis.utils._wrap_close`` (one layer per event loop);
 ``RedisPubSubLoopLayer.channels``, ``._shards``, ``._get_shard``,
 ``._get_group_channel_name`` and ``._subscribe_to_channel`` (routing, and the
 per-channel queue); a shard's ``_lock``, ``_ensure_redis`` and ``_redis`` (a
-pipeline and PUBSUB queries on the shard's own connection).
+pipeline and PUBSUB queries on the shard's own connection), and its
+``_pubsub``, ``_receive_message`` and ``RedisSingleShardConnection(host,
+layer)`` (reconnects, below); redis-py's ``PubSub.on_connect`` and
+``Connection.send_command``.
+
+Reconnects. channels_redis 4.3 keeps one connection pool and one ``PubSub``
+per shard and leaves a broken connection (Redis restarted or failed over) to
+redis-py, with no retry: the first command on a stale pooled connection fails.
+Here every shard's connections retry a command whose connection broke
+(``reconnect_retries`` times, backoff from ``reconnect_backoff_base_secs`` up to
+``reconnect_backoff_cap_secs``), so the first publish after a restart goes out.
+redis-py's ``PubSub`` subscribes to every channel again when its connection
+comes back; the shard then sends a PING behind those SUBSCRIBEs, and when the
+PONG arrives (Redis has processed them: every later publish reaches this
+process) the layer puts a ``layer.reconnected`` event into every inbox, so each
+consumer can fetch from the database what was published while it was deaf.
+channels_redis' ``on_disconnect``/``on_reconnect`` arguments are stored but
+never called in 4.3, so they cannot serve.
 
 Why a subclass. channels_redis gives each consumer's channel an
 ``asyncio.Queue`` that the layer's Redis reader fills, and a consumer takes
@@ -30,12 +47,28 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
-from channels_redis.utils import _wrap_close
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
+from channels_redis.utils import _wrap_close, decode_hosts
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from realtime import groups
+
+logger = logging.getLogger(__name__)
+
+# The PING a shard's subscriber connection sends behind its SUBSCRIBEs on a
+# reconnect; its PONG tells that Redis has processed them.
+_RESUBSCRIBED_MARKER = b"hub-layer-resubscribed"
 
 
 class Kind(enum.Enum):
@@ -123,13 +156,78 @@ class Inbox:
         return not self._items
 
 
-class HubPubSubLoopLayer(RedisPubSubLoopLayer):
-    """One event loop's layer: channels get an :class:`Inbox`, not a Queue."""
+class _ResubscribingPubSub(PubSub):
+    """redis-py's ``PubSub`` that, once it has subscribed again after a
+    reconnect, asks Redis for a PONG that marks the moment."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    async def on_connect(self, connection) -> None:
+        await super().on_connect(connection)
+        if self.subscribed:  # a reconnect: the SUBSCRIBEs just went out
+            await connection.send_command("PING", _RESUBSCRIBED_MARKER)
+
+
+class _Shard(RedisSingleShardConnection):
+    """A channels_redis shard whose subscriber tells the layer when it is back."""
+
+    def _ensure_redis(self) -> None:
+        if self._redis is None:
+            super()._ensure_redis()
+            self._pubsub = _ResubscribingPubSub(self._redis.connection_pool)
+
+    def _receive_message(self, message) -> None:
+        if (
+            message is not None
+            and message.get("type") == "pong"
+            and message.get("data") == _RESUBSCRIBED_MARKER
+        ):
+            self.channel_layer.resubscribed(self.host)
+            return
+        super()._receive_message(message)
+
+
+class HubPubSubLoopLayer(RedisPubSubLoopLayer):
+    """One event loop's layer: channels get an :class:`Inbox`, not a Queue.
+
+    ``reconnect_retries`` (default 3), ``reconnect_backoff_base_secs`` (0.05)
+    and ``reconnect_backoff_cap_secs`` (0.5): how a command whose connection
+    broke is tried again on a new one (see the module docstring). Raise them
+    for a failover that takes longer than about a second; a sync publisher
+    waits at most ``PUBLISH_TIMEOUT_SECS`` whatever they say.
+    """
+
+    def __init__(
+        self,
+        hosts=None,
+        *args,
+        reconnect_retries: int = 3,
+        reconnect_backoff_base_secs: float = 0.05,
+        reconnect_backoff_cap_secs: float = 0.5,
+        **kwargs,
+    ) -> None:
+        super().__init__(hosts, *args, **kwargs)
+        retry = Retry(
+            ExponentialBackoff(
+                cap=reconnect_backoff_cap_secs, base=reconnect_backoff_base_secs
+            ),
+            reconnect_retries,
+        )
+        self._shards = [
+            _Shard({"retry": retry, **host}, self) for host in decode_hosts(hosts)
+        ]
         self._last_raw: bytes | None = None
         self._last_message: dict | None = None
+
+    def resubscribed(self, host: dict) -> None:
+        """A shard's subscriber is back: every consumer here may have missed
+        messages, so each gets a ``layer.reconnected`` event in its inbox."""
+        logger.warning(
+            "channel layer subscribed again to %s; %d channel(s) told to catch up",
+            host.get("address") or host.get("master_name") or host,
+            len(self.channels),
+        )
+        event = Item(Kind.MESSAGE, {"type": groups.LAYER_RECONNECTED})
+        for inbox in self.channels.values():
+            inbox.put(event)
 
     async def _subscribe_to_channel(self, channel: str) -> None:
         self.channels[channel] = Inbox()
@@ -146,6 +244,8 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
             # As channels_redis does: a cancelled receive is a consumer ending.
             await self.discard_channel(channel)
             raise
+        if item.kind is Kind.MESSAGE:  # a local event (resubscribed)
+            return dict(item.payload)
         return self.decode(item.payload)
 
     def inbox(self, channel: str) -> Inbox:

@@ -220,13 +220,18 @@ def ping() -> None:
 
 
 def notifications_created(
-    by_user: dict[int, list[dict]], unread: dict[int, int]
+    by_user: dict[int, list[dict]],
+    unread: dict[int, int],
+    prev_ids: dict[int, int] | None = None,
 ) -> bool:
     """Push newly stored notifications, each followed by its user's unread count.
 
     ``by_user`` maps user ids to their serialised notifications; the whole batch
-    (a broadcast chunk) goes to Redis in one pipeline.
+    (a broadcast chunk) goes to Redis in one pipeline. ``prev_ids`` maps a
+    notification id to its user's previous one (0: none), with which a socket
+    keeps ids in order when two producers' pushes cross (docs/RELIABILITY.md).
     """
+    prev_ids = prev_ids or {}
     return send_many(
         (
             groups.user(user_id),
@@ -237,6 +242,7 @@ def notifications_created(
                     {"type": "unread", "unread": unread[user_id]},
                 ],
                 id=data["id"],
+                prev_id=prev_ids.get(data["id"]),
             ),
         )
         for user_id, payloads in by_user.items()

@@ -19,6 +19,7 @@ PACKAGES = (
     "web",
     "workers",
     "subscribers",
+    "delivery",
 )
 LAYER_MODULE = "realtime.layer"
 

@@ -122,6 +122,15 @@ def main(argv: list[str]) -> int:
         env.setdefault("DJANGO_DEBUG", "1")
         env.setdefault("DJANGO_HTTPS", "false")  # http://127.0.0.1:8000
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if not env.get("WEBPUSH_VAPID_PRIVATE_KEY"):
+            # Web Push works out of the box: a key pair kept under var/.
+            key_file = VAR_DIR / "vapid-private-key.pem"
+            code = _run(
+                [python, "manage.py", "hub_vapid_keys", "--file", str(key_file)], env
+            )
+            if code:
+                return code
+            env["WEBPUSH_VAPID_PRIVATE_KEY"] = key_file.read_text()
         for step in (["migrate", "--noinput"], ["seed_demo"]):
             code = _run([python, "manage.py", *step], env)
             if code:

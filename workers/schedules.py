@@ -33,6 +33,9 @@ class Schedule:
 # How often the dashboard's stats are pushed; the contract asks for at least
 # every 5 s, and the flushers write every DASHBOARD_FLUSH_SECS (1 s).
 DASHBOARD_STATS_EVERY_SECS = 2
+# How often the push sweep runs: pushes are queued for their exact due time up
+# to PUSH_SWEEP_LOOKAHEAD_SECS (2 s) ahead, so a second's interval leaves no gap.
+PUSH_SWEEP_EVERY_SECS = 1
 
 
 PERIODIC_TASKS = [
@@ -61,6 +64,14 @@ PERIODIC_TASKS = [
         Every(seconds=60),
         "Emails notifications left unread for EMAIL_DELAY_SECS; retries failed "
         "sends. A minute's lateness on a ten-minute delay.",
+    ),
+    Schedule(
+        "delivery: push sweep",
+        "workers.push_sweep",
+        Every(seconds=PUSH_SWEEP_EVERY_SECS),
+        "Claims Web Pushes coming due (PUSH_AFTER_SECS after a notification no "
+        "page reported seen) and queues each for its due time; re-queues lost ones.",
+        expire_seconds=2 * PUSH_SWEEP_EVERY_SECS,
     ),
     Schedule(
         "emails: daily and weekly digests",

@@ -6,9 +6,16 @@
 // same code.
 //
 // It keeps the highest notification id it has seen and sends `resume` with it
-// on every reconnect, so nothing created while it was away is missed; ids it
-// already has are ignored, so nothing shows twice. Read state and the badge
+// on every reconnect, so nothing created while it was away is missed (the
+// server sends a socket its ids in order, never past a missing one, and
+// catches an open socket up itself after a Redis outage, docs/PROTOCOL.md: so
+// the highest id is a safe resume point); ids it already has are ignored, so
+// nothing shows twice. Read state and the badge
 // follow the server's `read` and `unread` frames, which every tab receives.
+//
+// It reports what it showed to the person (a toast or the open dropdown, while
+// the page is visible: the Page Visibility API) with batched `seen` frames, so
+// the hub does not Web-Push what was already seen (docs/PUSH.md).
 //
 // All text from the server is inserted with textContent, never as HTML.
 
@@ -16,6 +23,15 @@ const LATEST_ITEMS = 10; // notifications kept in the dropdown
 const TOAST_SHOW_MS = 6000;
 const TOASTS_MAX = 3; // more arriving at once become one summary toast
 const SVG_NS = "http://www.w3.org/2000/svg";
+const SEEN_FLUSH_MS = 300; // ids shown within this are reported in one frame
+const SEEN_MAX_IDS = 100; // the server's limit per `seen` frame
+
+const PUSH_TEXT = {
+  on: "Push notifications: on",
+  off: "Turn on push notifications",
+  blocked: "Push notifications: blocked by the browser",
+  unsupported: "Push notifications: not supported here",
+};
 
 const CONN_TEXT = {
   idle: "Connecting…",
@@ -123,7 +139,11 @@ export function renderBell(root, { seeAllUrl } = {}) {
   desktop.type = "button";
   desktop.dataset.hubDesktop = "";
   desktop.hidden = true;
-  foot.append(desktop);
+  const push = el("button", "hub-link-button", PUSH_TEXT.off);
+  push.type = "button";
+  push.dataset.hubPush = "";
+  push.hidden = true;
+  foot.append(desktop, push);
   panel.append(head, list, empty, foot);
   root.replaceChildren(button, panel);
   return root;
@@ -152,7 +172,9 @@ export function makeToastRegion(parent) {
  * - events: where hub:notification, hub:read and hub:frame are dispatched
  *   (default: the root's document);
  * - notificationsUrl: what a summary toast opens (default: the dropdown);
- * - titleCount: prefix the document's title with "(unread)".
+ * - titleCount: prefix the document's title with "(unread)";
+ * - push: {serviceWorkerUrl} to offer the Web Push opt-in (the hub's own pages,
+ *   whose origin serves /sw.js); without it the opt-in stays hidden.
  */
 export class Bell {
   constructor(root, options) {
@@ -170,12 +192,19 @@ export class Bell {
     this.badge = root.querySelector("[data-hub-badge]");
     this.count = root.querySelector("[data-hub-badge-count]");
     this.desktop = root.querySelector("[data-hub-desktop]");
+    this.pushButton = root.querySelector("[data-hub-push]");
+    this.seenPending = new Set(); // shown, not yet reported
+    this.seenSent = new Set(); // reported (or already seen per the server)
+    this.seenTimer = null;
+    this.hiddenToasts = new Map(); // id -> toast drawn while the page was hidden
     this.items = new Map(); // id -> notification, the dropdown's content
     this.lastId = null; // highest id seen on the socket: the resume point
     this.listeners = new AbortController(); // document listeners, for destroy()
     this.baseTitle = document.title.replace(/^\(\d+\) /, "");
     this.setUnread(parseInt(this.count.textContent, 10) || 0);
     this.bindUi();
+    this.bindSeen();
+    if (options.push && this.pushButton) this.bindPush(options.push);
     this.socket.addEventListener("frame", (e) => this.onFrame(e.detail));
     // "close" comes before the "state" it leads to, which then says why.
     this.socket.addEventListener("close", (e) => {
@@ -187,6 +216,7 @@ export class Bell {
 
   /** Close the socket and drop the listeners on the document. */
   destroy() {
+    clearTimeout(this.seenTimer);
     this.socket.close();
     this.listeners.abort();
   }
@@ -201,6 +231,7 @@ export class Bell {
     switch (frame.type) {
       case "hello":
         this.setUnread(frame.unread);
+        this.flushSeen(); // what was shown while the socket was down
         if (this.lastId === null) {
           // First connect: the dropdown comes from the feed; live from here on.
           this.lastId = frame.last_id;
@@ -214,6 +245,8 @@ export class Bell {
         this.onNotification(frame.notification);
         break;
       case "resumed":
+        // The replay got this far: everything up to frame.last_id is here.
+        if (frame.last_id > this.lastId) this.lastId = frame.last_id;
         if (frame.more) {
           this.socket.send({ type: "resume", last_id: frame.last_id });
         } else {
@@ -233,7 +266,12 @@ export class Bell {
   }
 
   onNotification(n) {
-    if (this.lastId === null || n.id > this.lastId) this.lastId = n.id;
+    // During a resume a live push can be newer than ids the replay has still
+    // to send: then only `resumed` moves the resume point, or a connection
+    // lost in between would resume past them.
+    if (!this.resumeBatch && (this.lastId === null || n.id > this.lastId)) {
+      this.lastId = n.id;
+    }
     if (this.items.has(n.id)) return; // already shown: a resume overlapping a push
     this.remember(n);
     this.renderList();
@@ -253,12 +291,14 @@ export class Bell {
       const page = await this.api(`notifications/?limit=${LATEST_ITEMS}`);
       for (const n of page.results) if (!this.items.has(n.id)) this.remember(n);
       this.renderList();
+      if (!this.panel.hidden) this.markSeen([...this.items.keys()]);
     } catch (err) {
       console.warn("hub: could not load the latest notifications", err);
     }
   }
 
   remember(n) {
+    if (n.seen_at) this.seenSent.add(n.id);
     this.items.set(n.id, n);
     const ids = [...this.items.keys()].sort((a, b) => b - a);
     for (const id of ids.slice(LATEST_ITEMS)) this.items.delete(id);
@@ -353,7 +393,120 @@ export class Bell {
     else if (n.summary) toast.addEventListener("click", () => this.toggle(true));
     this.toasts.append(toast);
     while (this.toasts.children.length > TOASTS_MAX) this.toasts.firstElementChild.remove();
-    setTimeout(() => toast.remove(), TOAST_SHOW_MS);
+    if (n.id && this.pageVisible()) this.markSeen([n.id]);
+    else if (n.id) this.hiddenToasts.set(n.id, toast);
+    setTimeout(() => {
+      toast.remove();
+      this.hiddenToasts.delete(n.id);
+    }, TOAST_SHOW_MS);
+  }
+
+  // --- seen state -----------------------------------------------------------------
+
+  pageVisible() {
+    return this.root.ownerDocument.visibilityState === "visible";
+  }
+
+  bindSeen() {
+    // A toast drawn in a background tab counts as seen only if it is still on
+    // screen when the person comes back to the tab.
+    this.root.ownerDocument.addEventListener(
+      "visibilitychange",
+      () => {
+        if (!this.pageVisible()) return;
+        const shown = [...this.hiddenToasts].filter(([, toast]) => toast.isConnected);
+        this.hiddenToasts.clear();
+        this.markSeen(shown.map(([id]) => id));
+        if (!this.panel.hidden) this.markSeen([...this.items.keys()]);
+      },
+      { signal: this.listeners.signal },
+    );
+  }
+
+  /** Report ids shown on the visible page, batched into one `seen` frame. */
+  markSeen(ids) {
+    if (!this.pageVisible()) return;
+    for (const id of ids) if (!this.seenSent.has(id)) this.seenPending.add(id);
+    if (this.seenPending.size && !this.seenTimer) {
+      this.seenTimer = setTimeout(() => this.flushSeen(), SEEN_FLUSH_MS);
+    }
+  }
+
+  flushSeen() {
+    clearTimeout(this.seenTimer);
+    this.seenTimer = null;
+    while (this.seenPending.size) {
+      const ids = [...this.seenPending].slice(0, SEEN_MAX_IDS);
+      // Not sent (socket down): kept, and sent after the next hello.
+      if (!this.socket.send({ type: "seen", ids })) return;
+      for (const id of ids) {
+        this.seenPending.delete(id);
+        this.seenSent.add(id);
+      }
+    }
+  }
+
+  // --- Web Push opt-in ------------------------------------------------------------
+
+  /** The opt-in: asks for permission only when clicked; shows the state. */
+  async bindPush({ serviceWorkerUrl }) {
+    this.pushButton.hidden = false;
+    const supported =
+      "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+    if (!supported) return this.showPush("unsupported");
+    let key;
+    try {
+      key = (await this.api("push/key/")).public_key;
+    } catch {
+      return this.showPush("unsupported"); // the hub has no VAPID key
+    }
+    const registration = await navigator.serviceWorker.register(serviceWorkerUrl);
+    let current = await registration.pushManager.getSubscription();
+    if (current && base64url(current.options.applicationServerKey) !== key) {
+      // The hub's key was rotated: the old subscription can never be pushed to.
+      await current.unsubscribe();
+      current = null;
+    }
+    if (Notification.permission === "denied") this.showPush("blocked");
+    else this.showPush(current ? "on" : "off");
+    this.pushButton.addEventListener("click", async () => {
+      try {
+        if (this.pushButton.dataset.state === "on") await this.pushOff(registration);
+        else if (this.pushButton.dataset.state === "off") await this.pushOn(registration, key);
+      } catch (err) {
+        console.warn("hub: push opt-in failed", err);
+        this.showPush(Notification.permission === "denied" ? "blocked" : "off");
+      }
+    });
+  }
+
+  async pushOn(registration, key) {
+    const answer = await Notification.requestPermission();
+    if (answer !== "granted") return this.showPush(answer === "denied" ? "blocked" : "off");
+    const subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: key,
+    });
+    await this.api("push/subscriptions/", { method: "POST", body: subscription.toJSON() });
+    this.showPush("on");
+  }
+
+  async pushOff(registration) {
+    const subscription = await registration.pushManager.getSubscription();
+    if (subscription) {
+      await this.api("push/subscriptions/", {
+        method: "DELETE",
+        body: { endpoint: subscription.endpoint },
+      });
+      await subscription.unsubscribe();
+    }
+    this.showPush("off");
+  }
+
+  showPush(state) {
+    this.pushButton.dataset.state = state;
+    this.pushButton.textContent = PUSH_TEXT[state];
+    this.pushButton.disabled = state === "blocked" || state === "unsupported";
   }
 
   desktopAlert(batch) {
@@ -413,7 +566,10 @@ export class Bell {
   toggle(open = this.panel.hidden) {
     this.panel.hidden = !open;
     this.button.setAttribute("aria-expanded", String(open));
-    if (open) this.keepOnScreen();
+    if (open) {
+      this.keepOnScreen();
+      this.markSeen([...this.items.keys()]);
+    }
   }
 
   /** The panel hangs left from the bell's right edge; a bell near the left of
@@ -422,6 +578,12 @@ export class Bell {
     this.panel.classList.remove("hub-bell__panel--start");
     if (this.panel.getBoundingClientRect().left < 0) this.panel.classList.add("hub-bell__panel--start");
   }
+}
+
+function base64url(buffer) {
+  if (!buffer) return "";
+  const text = btoa(String.fromCharCode(...new Uint8Array(buffer)));
+  return text.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function formatTime(iso) {

@@ -12,6 +12,7 @@ const defaults = {
   socketUrl: wsUrl("/ws/notifications/"),
   apiBase: "/api/",
   notificationsUrl: "/notifications/",
+  serviceWorkerUrl: "/sw.js",
 };
 export const config = Object.assign({}, defaults, window.HUB_CONFIG || {});
 
@@ -48,6 +49,7 @@ function startBell(root) {
     conn: document.querySelector("[data-hub-conn]"),
     notificationsUrl: config.notificationsUrl,
     titleCount: true,
+    push: { serviceWorkerUrl: config.serviceWorkerUrl },
   });
 }
 

@@ -10,27 +10,18 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from django.test import Client
 
 from hub.celery import app as celery_app
 from notifications import services
 from notifications.models import Broadcast, Notification, Subscription, Topic
 from tests.e2e.test_live_stack import FRAME_TIMEOUT_SECS, open_socket, post, recv
+from tests.support.audience import make_audience
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AUDIENCE = 1000
 CONNECTED = 20
-
-
-def make_audience(topic: Topic) -> list:
-    User = get_user_model()
-    users = User.objects.bulk_create(User(username=f"sub{i}") for i in range(AUDIENCE))
-    Subscription.objects.bulk_create(Subscription(user=u, topic=topic) for u in users)
-    Token.objects.bulk_create(
-        Token(user=u, key=Token.generate_key()) for u in users[:CONNECTED]
-    )
-    return users
 
 
 def wait_status(live_hub, staff, broadcast_id: int, status: str) -> dict:
@@ -51,7 +42,9 @@ async def test_broadcast__every_follower_one_row_every_socket_one_frame(
     live_hub, staff
 ):
     topic = await sync_to_async(Topic.objects.create)(slug="deploys", name="Deploys")
-    users = await sync_to_async(make_audience)(topic)
+    users = await sync_to_async(make_audience)(
+        topic, size=AUDIENCE, connected=CONNECTED, prefix="sub"
+    )
     sockets = [(await open_socket(live_hub, u))[0] for u in users[:CONNECTED]]
 
     started = time.perf_counter()
@@ -108,7 +101,9 @@ async def test_broadcast__accepted_while_broker_down_goes_out_after_sweep(
     live_hub, staff, settings
 ):
     topic = await sync_to_async(Topic.objects.create)(slug="ops", name="Ops")
-    users = await sync_to_async(make_audience)(topic)
+    users = await sync_to_async(make_audience)(
+        topic, size=AUDIENCE, connected=CONNECTED, prefix="sub"
+    )
     ws, _ = await open_socket(live_hub, users[0])
 
     with broker_unreachable():
@@ -126,4 +121,35 @@ async def test_broadcast__accepted_while_broker_down_goes_out_after_sweep(
     assert frame["notification"]["title"] == "Outage"
     body = await sync_to_async(wait_status)(live_hub, staff, item.pk, "sent")
     assert body["recipients"] == AUDIENCE
+    await ws.close()
+
+
+async def test_admin_broadcast__goes_out_through_the_worker(live_hub, staff, alice):
+    """A broadcast added in the admin reaches `sent` and its follower's socket."""
+    topic = await sync_to_async(Topic.objects.create)(slug="news", name="News")
+    await sync_to_async(Subscription.objects.create)(user=alice, topic=topic)
+    ws, _ = await open_socket(live_hub, alice)
+    root = await sync_to_async(get_user_model().objects.create_superuser)("root")
+    browser = Client()
+    await sync_to_async(browser.force_login)(root)
+
+    response = await sync_to_async(browser.post)(
+        "/admin/notifications/broadcast/add/",
+        {
+            "topic": topic.pk,
+            "title": "From the admin",
+            "level": "info",
+            "category": "general",
+            "data": "{}",
+        },
+    )
+    assert response.status_code == 302
+    item = await sync_to_async(Broadcast.objects.get)(title="From the admin")
+
+    body = await sync_to_async(wait_status)(live_hub, staff, item.pk, "sent")
+    assert body["recipients"] == 1
+    frame = await recv(ws)
+    while frame["type"] != "notification":
+        frame = await recv(ws)
+    assert frame["notification"]["title"] == "From the admin"
     await ws.close()

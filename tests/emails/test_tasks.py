@@ -15,7 +15,7 @@ from emails.periods import digest_period
 from hub.celery import app as celery_app
 from notifications import services as notification_services
 from notifications.models import Notification
-from tests.e2e.conftest import free_port
+from tools.devstack import free_port
 
 pytestmark = pytest.mark.django_db
 

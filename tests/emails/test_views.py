@@ -17,6 +17,8 @@ DEFAULTS = {
     "timezone": "UTC",
     "quiet_hours": None,
     "muted_categories": [],
+    "push": True,
+    "category_channels": {},
 }
 
 
@@ -55,6 +57,8 @@ def test_preferences__patch_every_field(alice_client):
         "timezone": "Asia/Tokyo",
         "quiet_hours": {"start": "22:00", "end": "07:00"},
         "muted_categories": ["ci", "billing", "ci"],
+        "push": False,
+        "category_channels": {"billing": {"push": False, "email": True}},
     }
 
     response = alice_client.patch("/api/preferences/", change, format="json")
@@ -102,6 +106,15 @@ def test_preferences__own_only(alice, bob, alice_client, api_client):
         ({"muted_categories": "billing"}, "muted_categories"),
         ({"muted_categories": ["not a slug!"]}, "muted_categories"),
         ({"muted_categories": [f"c{i}" for i in range(51)]}, "muted_categories"),
+        ({"push": "perhaps"}, "push"),
+        ({"category_channels": ["billing"]}, "category_channels"),
+        ({"category_channels": {"billing": {"sms": False}}}, "category_channels"),
+        ({"category_channels": {"billing": {"push": "no"}}}, "category_channels"),
+        ({"category_channels": {"not a slug!": {"push": False}}}, "category_channels"),
+        (
+            {"category_channels": {f"c{i}": {"push": False} for i in range(51)}},
+            "category_channels",
+        ),
     ],
 )
 def test_preferences__invalid_values_are_field_errors(alice_client, change, field):
@@ -180,16 +193,19 @@ def test_unsubscribe__csrf_is_not_required(alice):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "garbage",
-        signing.dumps(1, salt="another.purpose"),
-        tokens.make_token(tokens.PREFERENCES, 1),  # the other link's token
-        tokens.make_token(tokens.UNSUBSCRIBE, 987654),  # no such user
-    ],
-)
-def test_unsubscribe__bad_token_is_refused(alice, client, token):
+# Tokens are made in the test, not at collection: they carry a timestamp, and
+# pytest-xdist's workers must collect the same test ids.
+BAD_UNSUBSCRIBE_TOKENS = {
+    "garbage": lambda: "garbage",
+    "another-salt": lambda: signing.dumps(1, salt="another.purpose"),
+    "the-preferences-link": lambda: tokens.make_token(tokens.PREFERENCES, 1),
+    "no-such-user": lambda: tokens.make_token(tokens.UNSUBSCRIBE, 987654),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_UNSUBSCRIBE_TOKENS)
+def test_unsubscribe__bad_token_is_refused(alice, client, kind):
+    token = BAD_UNSUBSCRIBE_TOKENS[kind]()
     response = client.post(reverse("email-unsubscribe", args=[token]))
 
     assert response.status_code == 400
@@ -231,6 +247,8 @@ def test_preferences_page__saves_valid_input(alice, client, alice_client):
             "quiet_start": "22:00",
             "quiet_end": "07:00",
             "muted_categories": "ci, billing",
+            "push": "on",
+            "push_off_categories": "billing",
         },
     )
 
@@ -242,6 +260,8 @@ def test_preferences_page__saves_valid_input(alice, client, alice_client):
         "timezone": "Europe/Paris",
         "quiet_hours": {"start": "22:00", "end": "07:00"},
         "muted_categories": ["billing", "ci"],
+        "push": True,
+        "category_channels": {"billing": {"push": False}},
     }
 
 

@@ -23,7 +23,7 @@ def test_feed__newest_first_own_only(alice, bob, alice_client):
     assert set(body) == {"next", "previous", "results"}
     assert set(body["results"][0]) == {
         "id", "title", "body", "level", "category", "topic", "data", "url",
-        "created_at", "read_at",
+        "created_at", "read_at", "seen_at",
     }  # fmt: skip
 
 

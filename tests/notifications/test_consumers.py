@@ -1,9 +1,13 @@
 """``/ws/notifications/`` over the full ASGI stack and the real Redis channel layer."""
 
+import asyncio
 import json
+import threading
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.db import transaction
 
 from notifications import services
 from notifications.models import Notification
@@ -22,6 +26,11 @@ pytestmark = [
 ]
 
 notify = database_sync_to_async(services.notify)
+WAIT_SECS = 10.0
+
+
+async def notify_b(producer):
+    return await database_sync_to_async(producer)()
 
 
 async def connected(user):
@@ -174,6 +183,29 @@ async def test_resume__bounded_with_more_flag(alice, settings):
     await comm.disconnect()
 
 
+async def test_seen__sets_seen_at_once_and_only_on_own_rows(alice, bob):
+    mine, other = (await notify(recipients=[alice], title="mine"))[0], None
+    [other] = await notify(recipients=[bob], title="bob's")
+    comm, _ = await connected(alice)
+
+    await comm.send_json_to({"type": "seen", "ids": [mine.pk, other.pk]})
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}  # seen was handled
+    await database_sync_to_async(mine.refresh_from_db)()
+    first = mine.seen_at
+    await comm.send_json_to({"type": "seen", "ids": [mine.pk]})
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}
+
+    await database_sync_to_async(mine.refresh_from_db)()
+    await database_sync_to_async(other.refresh_from_db)()
+    assert first is not None
+    assert mine.seen_at == first  # the first report counts
+    assert mine.read_at is None  # seen is not read
+    assert other.seen_at is None
+    await comm.disconnect()
+
+
 async def test_ping__pong(alice):
     comm, _ = await connected(alice)
 
@@ -199,6 +231,12 @@ async def test_ping__pong(alice):
         ('{"type": "read", "id": 999999999}', "not_found"),
         ('{"type": "resume", "last_id": -1}', "invalid"),
         ('{"type": "resume", "last_id": 1.5}', "invalid"),
+        ('{"type": "seen"}', "invalid"),
+        ('{"type": "seen", "ids": []}', "invalid"),
+        ('{"type": "seen", "ids": ["1"]}', "invalid"),
+        ('{"type": "seen", "ids": [true]}', "invalid"),
+        ('{"type": "seen", "ids": [0]}', "invalid"),
+        ('{"type": "seen", "ids": ' + json.dumps(list(range(1, 102))) + "}", "invalid"),
     ],
 )
 async def test_bad_frame__error_frame_and_socket_stays_open(alice, text, code):
@@ -245,3 +283,70 @@ async def test_rate_limit__error_then_close_4429(alice, settings):
     await comm.send_json_to({"type": "ping"})
 
     assert (await comm.receive_output())["code"] == 4429
+
+
+async def test_order__crossed_pushes_of_two_producers_arrive_in_id_order(alice):
+    """Producer A commits id n and is slow to publish (another process, a busy
+    worker); producer B commits n+1 and publishes first. The socket must still
+    get n before n+1: a client that kept n+1 as its resume point and lost the
+    connection at that instant would never get n back."""
+    comm, _ = await connected(alice)
+    a_committed, b_published = threading.Event(), threading.Event()
+
+    def producer_a():
+        with transaction.atomic():
+            # Runs after A's commit, before A's own publish (registered later).
+            transaction.on_commit(
+                lambda: (a_committed.set(), b_published.wait(WAIT_SECS))
+            )
+            [n] = services.notify(recipients=[alice], title="first")
+        return n
+
+    def producer_b():
+        [n] = services.notify(recipients=[alice], title="second")
+        b_published.set()
+        return n
+
+    a = asyncio.ensure_future(sync_to_async(producer_a, thread_sensitive=False)())
+    assert await asyncio.to_thread(a_committed.wait, WAIT_SECS)
+    second = await notify_b(producer_b)
+    first = await a
+    assert first.pk < second.pk
+
+    frames = [await receive_until(comm, "notification") for _ in range(2)]
+    assert [f["notification"]["id"] for f in frames] == [first.pk, second.pk]
+    assert (await receive_until(comm, "unread"))["unread"] == 2
+    # A's push, which comes last, is not sent a second time.
+    await nothing_before_marker(comm, groups.user(alice.pk))
+    await comm.disconnect()
+
+
+async def test_order__a_lost_push_is_fetched_before_the_next_one(alice):
+    """A push lost on the way (the layer was down when it was published): the
+    next notification's push brings it first, from the database."""
+    comm, _ = await connected(alice)
+    lost = await database_sync_to_async(Notification.objects.bulk_create)(
+        [Notification(recipient=alice, title="lost")]  # stored, never pushed
+    )
+    [after] = await notify(recipients=[alice], title="after")
+
+    frames = [await receive_until(comm, "notification") for _ in range(2)]
+
+    assert [f["notification"]["title"] for f in frames] == ["lost", "after"]
+    assert frames[1]["notification"]["id"] == after.pk > lost[0].pk
+    await comm.disconnect()
+
+
+async def test_order__a_plain_orm_create_after_a_lost_push_brings_it_first(alice):
+    comm, _ = await connected(alice)
+    await database_sync_to_async(Notification.objects.bulk_create)(
+        [Notification(recipient=alice, title="lost")]  # stored, never pushed
+    )
+    await database_sync_to_async(Notification.objects.create)(
+        recipient=alice, title="by the ORM"
+    )
+
+    frames = [await receive_until(comm, "notification") for _ in range(2)]
+
+    assert [f["notification"]["title"] for f in frames] == ["lost", "by the ORM"]
+    await comm.disconnect()

@@ -37,3 +37,15 @@ def test_notifications_after__oldest_first_bounded(alice, bob):
     after = selectors.notifications_after(user_id=alice.pk, last_id=rows[1].pk, limit=2)
 
     assert after == rows[2:4]
+
+
+def test_notification_last_ids__newest_visible_per_user(alice, bob, make_user):
+    carol = make_user("carol")
+    _, a2 = (services.notify(recipients=[alice], title=t)[0] for t in ("1", "2"))
+    [b1] = services.notify(recipients=[bob], title="b")
+    services.notification_archive(user_id=bob.pk, notification_id=b1.pk)
+
+    last = selectors.notification_last_ids(user_ids=[alice.pk, bob.pk, carol.pk])
+
+    assert last == {alice.pk: a2.pk}
+    assert last[alice.pk] == selectors.notification_last_id(user_id=alice.pk)

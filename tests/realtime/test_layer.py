@@ -390,6 +390,49 @@ async def test_consumer__on_channels_loop_when_inline_fanout_is_off(alice, setti
     await _disconnect(server)
 
 
+@pytest.fixture
+def restartable_redis(tmp_path):
+    from tools.redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+async def test_restart__first_publish_after_it_goes_out(restartable_redis):
+    """channels_redis alone fails it: its pooled connection died with Redis
+    (``reconnect_retries=0`` shows it)."""
+    layer = HubPubSubChannelLayer(hosts=[restartable_redis.url], prefix="restart")
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    await layer.group_send("g", {"type": "x.y", "n": 1})
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 1
+
+    restartable_redis.kill()
+    restartable_redis.start()
+    await layer.group_send("g", {"type": "x.y", "n": 2})
+
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(2)]
+    assert {"type": "x.y", "n": 2} in received
+    await layer.flush()
+
+
+async def test_restart__consumers_are_told_once_subscribed_again(restartable_redis):
+    layer = HubPubSubChannelLayer(hosts=[restartable_redis.url], prefix="restart")
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+
+    restartable_redis.kill()
+    restartable_redis.start()
+
+    event = await asyncio.wait_for(layer.receive(channel), 10)
+    assert event == {"type": groups.LAYER_RECONNECTED}
+    # Told after Redis took the SUBSCRIBEs again: a publish now reaches us.
+    await layer.group_send("g", {"type": "x.y", "n": 3})
+    assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "x.y", "n": 3}
+    await layer.flush()
+
+
 def test_layer__written_against_these_channels_and_channels_redis_versions():
     """realtime/layer.py subclasses channels_redis' pub/sub layer and uses the
     private names its docstring lists. After an upgrade, read them again in
@@ -397,3 +440,12 @@ def test_layer__written_against_these_channels_and_channels_redis_versions():
     from importlib.metadata import version
 
     assert (version("channels"), version("channels-redis")) == ("4.3.2", "4.3.0")
+
+
+def test_layer__written_against_this_redis_py_version():
+    """The reconnect hook relies on redis-py's ``PubSub.on_connect`` (called on
+    every reconnect, after which it subscribes again) and
+    ``Connection.send_command``; read them again after an upgrade."""
+    from importlib.metadata import version
+
+    assert version("redis") == "8.1.0"

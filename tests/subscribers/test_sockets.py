@@ -190,3 +190,18 @@ async def test_origin__the_same_host_on_another_port_is_another_origin():
 
 async def test_origin__another_scheme_is_another_origin():
     assert await socket(origin="https://localhost:8001").connect() == (False, 1008)
+
+
+async def test_auth_frame__signs_a_chat_socket_in_too():
+    comm = WebsocketCommunicator(
+        application, "/ws/chat/lobby/", [(b"origin", PRODUCT_ORIGIN.encode())]
+    )
+    assert (await comm.connect())[0]
+
+    await comm.send_json_to({"type": "auth", "token": hs256(claims_for("acme:42"))})
+
+    assert (await receive_until(comm, "history"))["messages"] == []
+    await comm.send_json_to({"message": "hello from the product"})
+    frame = await receive_until(comm, "chat.message")
+    assert frame["message"] == "hello from the product"
+    await comm.disconnect()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import BASE_DIR, LiveHub
+from tests.support.stack import BASE_DIR, LiveHub
 
 COLLECTSTATIC_TIMEOUT_SECS = 60
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.browser import conftest as browser_tests
-from tests.e2e.conftest import BASE_DIR, START_TIMEOUT_SECS, free_port
+from tests.support.stack import BASE_DIR, START_TIMEOUT_SECS, free_port
 
 # The browser tests' Chromium and Playwright timeouts, shared (fixtures).
 browser = browser_tests.browser

@@ -19,8 +19,8 @@ from django.db import connection
 
 from notifications.models import Notification
 from notifications.tasks import notify_users
-from tests.e2e.conftest import database_url, free_port
-from tests.e2e.faults.conftest import Socket, api, assert_once_each, health, wait_for
+from tests.support.sockets import Socket, assert_once_each
+from tests.support.stack import api, database_url, free_port, health, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

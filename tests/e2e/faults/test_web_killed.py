@@ -11,13 +11,8 @@ from websockets.exceptions import ConnectionClosed
 
 from notifications.models import Notification
 from notifications.tasks import notify_users
-from tests.e2e.faults.conftest import (
-    Socket,
-    api,
-    assert_once_each,
-    kill_group,
-    wait_for,
-)
+from tests.support.sockets import Socket, assert_once_each
+from tests.support.stack import api, kill_group, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

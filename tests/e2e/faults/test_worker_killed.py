@@ -10,34 +10,18 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from notifications import services
-from notifications.models import Broadcast, Notification, Subscription, Topic
-from tests.e2e.faults.conftest import (
-    Socket,
-    api,
-    kill_group,
-    start_worker,
-    wait_for,
-)
+from notifications.models import Broadcast, Notification, Topic
+from tests.support.audience import make_audience
+from tests.support.sockets import Socket
+from tests.support.stack import api, kill_group, start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AUDIENCE = 4000
 CHUNK_USERS = 20
 CONNECTED = 15  # fewer than a chunk: all are pushed in the first (online) chunk
-
-
-def make_audience(topic: Topic) -> list:
-    User = get_user_model()
-    users = User.objects.bulk_create(User(username=f"f{i}") for i in range(AUDIENCE))
-    Subscription.objects.bulk_create(Subscription(user=u, topic=topic) for u in users)
-    Token.objects.bulk_create(
-        Token(user=u, key=Token.generate_key()) for u in users[:CONNECTED]
-    )
-    return users
 
 
 def rows_of(broadcast_id: int):
@@ -50,7 +34,9 @@ async def test_worker_killed_mid_fan_out__every_recipient_once_every_socket_once
 ):
     hub = hub_factory(BROADCAST_CHUNK_USERS=str(CHUNK_USERS))
     topic = await sync_to_async(Topic.objects.create)(slug="big", name="Big")
-    users = await sync_to_async(make_audience)(topic)
+    users = await sync_to_async(make_audience)(
+        topic, size=AUDIENCE, connected=CONNECTED, prefix="f"
+    )
     sockets = [Socket(hub.ws_url, u) for u in users[:CONNECTED]]
     for s in sockets:
         await s.open()

@@ -3,12 +3,8 @@ on several machines (each process only shares Redis and the database)."""
 
 import pytest
 
-from tests.e2e.conftest import LiveHub
-from tests.e2e.faults.conftest import (  # noqa: F401 (an autouse fixture)
-    hub_env,
-    session_worker_paused,
-    start_worker,
-)
+from tests.e2e.faults.conftest import session_worker_paused  # noqa: F401 (autouse)
+from tests.support.stack import LiveHub, hub_env, start_worker
 
 
 class Cluster:

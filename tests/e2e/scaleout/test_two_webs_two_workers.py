@@ -10,12 +10,12 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from notifications.models import Broadcast, Notification, Subscription, Topic
-from tests.e2e.faults.conftest import Socket, api, assert_once_each, wait_for
+from tests.support.audience import make_audience
+from tests.support.sockets import Socket, assert_once_each
+from tests.support.stack import api, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,16 +82,6 @@ async def test_two_webs__every_socket_of_a_user_gets_each_notification_once(
         await s.close()
 
 
-def make_audience(topic: Topic, connected: int) -> list:
-    User = get_user_model()
-    users = User.objects.bulk_create(User(username=f"s{i}") for i in range(AUDIENCE))
-    Subscription.objects.bulk_create(Subscription(user=u, topic=topic) for u in users)
-    Token.objects.bulk_create(
-        Token(user=u, key=Token.generate_key()) for u in users[:connected]
-    )
-    return users
-
-
 def fan_outs_received(cluster) -> int:
     """Fan-out tasks the workers received, from both workers' logs."""
     return sum(
@@ -103,7 +93,9 @@ def fan_outs_received(cluster) -> int:
 
 async def test_scheduled_broadcast__fires_once_with_two_workers(cluster, staff):
     topic = await sync_to_async(Topic.objects.create)(slug="news", name="News")
-    users = await sync_to_async(make_audience)(topic, 4)
+    users = await sync_to_async(make_audience)(
+        topic, size=AUDIENCE, connected=4, prefix="s"
+    )
     sockets = [Socket(cluster.ws_urls["ab"[i % 2]], u) for i, u in enumerate(users[:4])]
     for s in sockets:
         await s.open()

@@ -1,0 +1,44 @@
+"""Reads of the delivery app: subscriptions and the pushes to decide."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from delivery.models import PushDelivery, PushSubscription
+from notifications.models import Notification
+
+# Notifications one sweep claims at most; the next sweep takes the rest.
+PUSH_CLAIM_BATCH = 1000
+
+
+def subscriptions_of(*, user_id: int) -> QuerySet[PushSubscription]:
+    return PushSubscription.objects.filter(user_id=user_id).order_by("id")
+
+
+def push_candidates(
+    *, created_before: datetime, created_after: datetime
+) -> list[tuple[int, int, datetime]]:
+    """(id, recipient id, created_at) of notifications that may need a push:
+    created in the window, not seen, read or archived, for a user with a push
+    subscription, and not yet claimed. The decision itself is taken when due."""
+    return list(
+        Notification.objects.filter(
+            created_at__lte=created_before,
+            created_at__gt=created_after,
+            seen_at__isnull=True,
+            read_at__isnull=True,
+            archived_at__isnull=True,
+            recipient_id__in=PushSubscription.objects.values("user_id"),
+            push_delivery__isnull=True,
+        )
+        .order_by("id")
+        .values_list("id", "recipient_id", "created_at")[:PUSH_CLAIM_BATCH]
+    )
+
+
+def push_outbox_due(*, now: datetime) -> QuerySet[PushDelivery]:
+    """Unfinished pushes whose queued task is overdue (lost, worker killed)."""
+    return PushDelivery.objects.filter(
+        status__in=(PushDelivery.Status.SCHEDULED, PushDelivery.Status.SENDING),
+        next_attempt_at__lte=now,
+    ).order_by("next_attempt_at")
