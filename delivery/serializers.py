@@ -11,15 +11,16 @@ from delivery.models import (
     P256DH_MAX_CHARS,
     PushSubscription,
 )
+from hub.fields import StrictCharField, StrictRegexField
 
 BASE64URL = r"^[A-Za-z0-9_-]+=*$"
 
 
 class PushKeysSerializer(serializers.Serializer):
-    p256dh = serializers.RegexField(
+    p256dh = StrictRegexField(
         BASE64URL, max_length=P256DH_MAX_CHARS, help_text="base64url P-256 point."
     )
-    auth = serializers.RegexField(
+    auth = StrictRegexField(
         BASE64URL, max_length=AUTH_MAX_CHARS, help_text="base64url secret."
     )
 
@@ -61,4 +62,4 @@ class PushKeySerializer(serializers.Serializer):
 
 
 class PushReadSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=500, help_text="The push's read_token.")
+    token = StrictCharField(max_length=500, help_text="The push's read_token.")
