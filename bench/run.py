@@ -574,9 +574,9 @@ def scenario_personal(run: Run) -> None:
     log(f"personal: {len(stored)} stored, {len(lost)} lost, p99 {lat['p99_ms']} ms")
 
 
-def _storm(run: Run, auth: list[dict]) -> dict:
+def _storm(run: Run, auth: list[dict], *, what: str, rate_figure: str) -> dict:
     """Open one socket per ``auth`` entry, all at once, on top of 100 warm ones
-    (the caller's ``run.hub_sockets_to(100)``)."""
+    (the caller's ``run.hub_sockets_to(100)``); add its failures and rate."""
     reply = run.stack.client.call(
         "connect",
         url=run.hub_url.replace("http", "ws") + HUB_WS_PATH,
@@ -587,6 +587,23 @@ def _storm(run: Run, auth: list[dict]) -> dict:
         timeout_ms=60000,
     )
     run.hub_sockets = 100 + reply["ok"]
+    run.add(
+        "storm",
+        f"connect storm of {len(auth)} {what}: failures",
+        reply["failed"],
+        "connects",
+        target="0",
+        met=reply["failed"] == 0,
+        note=json.dumps(reply["errors"]) if reply["errors"] else "",
+    )
+    run.add(
+        "storm",
+        rate_figure,
+        reply["per_sec"],
+        "connects/s",
+        note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once",
+    )
+    log(f"storm of {what}: {reply['failed']} failed, {reply['per_sec']:.0f}/s")
     return reply
 
 
@@ -603,25 +620,14 @@ def scenario_storm(run: Run) -> None:
     pid = run.stack.pid("web")
     before = rss_kib(pid)
     storm_tokens = run.tokens[100 : 100 + sizes.storm_sockets]
-    reply = _storm(run, [{"user": uid, "token": key} for uid, key in storm_tokens])
+    reply = _storm(
+        run,
+        [{"user": uid, "token": key} for uid, key in storm_tokens],
+        what="authenticated sockets",
+        rate_figure="connect storm: connects per second",
+    )
     after = rss_kib(pid)
     per_socket = (after - before) / reply["ok"] if reply["ok"] else None
-    run.add(
-        "storm",
-        f"connect storm of {sizes.storm_sockets} authenticated sockets: failures",
-        reply["failed"],
-        "connects",
-        target="0",
-        met=reply["failed"] == 0,
-        note=json.dumps(reply["errors"]) if reply["errors"] else "",
-    )
-    run.add(
-        "storm",
-        "connect storm: connects per second",
-        reply["per_sec"],
-        "connects/s",
-        note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once",
-    )
     run.add(
         "storm",
         "server memory per idle socket (RSS delta, client offers permessage-deflate)",
@@ -632,46 +638,20 @@ def scenario_storm(run: Run) -> None:
         met=per_socket is not None and per_socket <= 40,
         note=f"web RSS {before} -> {after} KiB over {reply['ok']} sockets",
     )
-    log(
-        f"storm: {reply['failed']} failed, {reply['per_sec']:.0f}/s, "
-        f"{per_socket} KiB/socket"
-    )
+    log(f"memory: {per_socket} KiB/socket")
     run.hub_sockets_to(100)
     exp = int(time.time()) + 3600
-    reply = _storm(
+    claims = [
+        {"sub": f"bench:{uid}", "aud": "hub", "exp": exp} for uid, _ in storm_tokens
+    ]
+    _storm(
         run,
         [
-            {
-                "user": uid,
-                "jwt": jwt.encode(
-                    {"sub": f"bench:{uid}", "aud": "hub", "exp": exp},
-                    BENCH_JWT_SECRET,
-                    algorithm="HS256",
-                ),
-            }
-            for uid, _ in storm_tokens
+            {"user": uid, "jwt": jwt.encode(c, BENCH_JWT_SECRET, algorithm="HS256")}
+            for (uid, _), c in zip(storm_tokens, claims, strict=True)
         ],
-    )
-    run.add(
-        "storm",
-        f"connect storm of {sizes.storm_sockets} sockets by connection token "
-        "(auth frame): failures",
-        reply["failed"],
-        "connects",
-        target="0",
-        met=reply["failed"] == 0,
-        note=json.dumps(reply["errors"]) if reply["errors"] else "",
-    )
-    run.add(
-        "storm",
-        "connect storm by connection token: connects per second",
-        reply["per_sec"],
-        "connects/s",
-        note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once; "
-        "beside the API-token storm above",
-    )
-    log(
-        f"storm (connection tokens): {reply['failed']} failed, {reply['per_sec']:.0f}/s"
+        what="sockets by connection token (auth frame)",
+        rate_figure="connect storm by connection token: connects per second",
     )
     run.hub_sockets_to(0)
 
