@@ -69,37 +69,23 @@ def notification_last_id(*, user_id: int) -> int:
     )
 
 
-def notification_id_before(*, user_id: int, notification_id: int) -> int:
-    """The user's newest visible notification id below ``notification_id``, 0 if
-    none. Rows commit in id order per user, so after a row's commit this is
-    the id that came before it, whenever it is asked."""
-    return (
-        Notification.objects.filter(
-            recipient_id=user_id, archived_at__isnull=True, id__lt=notification_id
-        )
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-        or 0
-    )
-
-
-def notification_last_ids(*, user_ids: list[int]) -> dict[int, int]:
-    """:func:`notification_last_id` of many users (absent: none).
-
-    One newest-row lookup per user on the feed index, not a MAX over all their
-    rows: a broadcast chunk asks this for hundreds of users with long feeds.
-    """
-    newest = Notification.objects.filter(
-        recipient_id=OuterRef("pk"), archived_at__isnull=True
+def notification_ids_before(*, notification_ids: list[int]) -> dict[int, int]:
+    """For each notification, its recipient's newest visible notification id
+    below it (0 if none), in one query. Rows commit in id order per user, so
+    after a row's commit this is the id that came before it, whenever it is
+    asked."""
+    if not notification_ids:
+        return {}
+    before = Notification.objects.filter(
+        recipient_id=OuterRef("recipient_id"),
+        archived_at__isnull=True,
+        id__lt=OuterRef("pk"),
     ).order_by("-id")
     return {
-        user_id: last_id
-        for user_id, last_id in get_user_model()
-        .objects.filter(pk__in=user_ids)
-        .annotate(last_id=Subquery(newest.values("id")[:1]))
-        .values_list("pk", "last_id")
-        if last_id is not None
+        pk: prev or 0
+        for pk, prev in Notification.objects.filter(pk__in=notification_ids)
+        .annotate(prev=Subquery(before.values("id")[:1]))
+        .values_list("pk", "prev")
     }
 
 

@@ -68,9 +68,6 @@ def notify(
                 ).values_list("recipient_id", flat=True)
             )
             user_ids = [uid for uid in user_ids if uid not in done]
-        # Each row carries its user's previous id (read under the lock, so
-        # exact): a socket that has not delivered that one yet fetches it first.
-        prev_ids = selectors.notification_last_ids(user_ids=user_ids)
         created = _insert(
             user_ids,
             title=title,
@@ -82,8 +79,6 @@ def notify(
             url=url or None,
             idempotency_key=idempotency_key,
         )
-        for n in created:
-            n.prev_id = prev_ids.get(n.recipient_id, 0)
         publish.on_commit(lambda: publish_created(created))
     return created
 
@@ -155,15 +150,16 @@ def publish_created(notifications: list[Notification]) -> None:
         if not recipients:
             return
     by_user: dict[int, list[dict]] = defaultdict(list)
-    prev_ids: dict[int, int] = {}
-    for n in notifications:
-        if n.recipient_id in recipients:
-            by_user[n.recipient_id].append(notification_payload(n))
-            prev_ids[n.pk] = getattr(n, "prev_id", None)
-            if prev_ids[n.pk] is None:  # saved with the plain ORM (signals)
-                prev_ids[n.pk] = selectors.notification_id_before(
-                    user_id=n.recipient_id, notification_id=n.pk
-                )
+    pushed = [n for n in notifications if n.recipient_id in recipients]
+    for n in pushed:
+        by_user[n.recipient_id].append(notification_payload(n))
+    # Each push carries its user's previous id: a socket that has not delivered
+    # that one yet fetches it first. Read after the commit, and only for the
+    # rows pushed: rows commit in id order per user (lock_recipients), so the
+    # newest row below this one is the one before it, whenever it is asked.
+    prev_ids = selectors.notification_ids_before(
+        notification_ids=[n.pk for n in pushed]
+    )
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
     publish.notifications_created(by_user, counts, prev_ids)
 

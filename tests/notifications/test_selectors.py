@@ -39,13 +39,14 @@ def test_notifications_after__oldest_first_bounded(alice, bob):
     assert after == rows[2:4]
 
 
-def test_notification_last_ids__newest_visible_per_user(alice, bob, make_user):
-    carol = make_user("carol")
-    _, a2 = (services.notify(recipients=[alice], title=t)[0] for t in ("1", "2"))
-    [b1] = services.notify(recipients=[bob], title="b")
+def test_notification_ids_before__the_previous_visible_row_of_each_recipient(
+    alice, bob
+):
+    a1, a2 = (services.notify(recipients=[alice], title=t)[0] for t in ("1", "2"))
+    [b1] = services.notify(recipients=[bob], title="b1")
     services.notification_archive(user_id=bob.pk, notification_id=b1.pk)
+    [b2] = services.notify(recipients=[bob], title="b2")
 
-    last = selectors.notification_last_ids(user_ids=[alice.pk, bob.pk, carol.pk])
+    before = selectors.notification_ids_before(notification_ids=[a1.pk, a2.pk, b2.pk])
 
-    assert last == {alice.pk: a2.pk}
-    assert last[alice.pk] == selectors.notification_last_id(user_id=alice.pk)
+    assert before == {a1.pk: 0, a2.pk: a1.pk, b2.pk: 0}  # archived rows are skipped
