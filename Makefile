@@ -38,7 +38,7 @@ test: $(VENV)/.dev  ## lint, then the whole test suite against real Redis
 	$(MAKE) lint
 	$(PY) -m tools.devstack test -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
 	$(PY) -m tools.devstack test tests/e2e $(PYTEST_ARGS)
-	$(PY) -m pytest clients/python -q  # the client's own tests, with its own settings
+	$(PY) -m pytest clients/python -q -p no:cacheprovider  # the client's own tests, own settings
 
 test-fast: $(VENV)/.dev  ## the unit tests only, in parallel: no e2e, browser or fault tests
 	$(PY) -m tools.devstack test -n $(TEST_WORKERS) --ignore=tests/e2e $(PYTEST_ARGS)
