@@ -122,7 +122,8 @@ async def test_auth_frame__a_token_for_another_subscriber_is_refused_when_open()
 # before the hello on a loaded machine.
 
 
-async def test_expiry__a_socket_whose_token_runs_out_is_closed_4401():
+async def test_expiry__a_socket_whose_token_runs_out_is_closed_4401(settings):
+    settings.WS_AUTH_TIMEOUT_SECS = 30  # only the token's expiry can close it in time
     comm, _ = await signed_in("acme:42", ttl_secs=2)
 
     assert await closed_code(comm) == 4401
