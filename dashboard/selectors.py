@@ -91,6 +91,7 @@ def dashboard_snapshot(*, now: float | None = None) -> dict:
     pipe.mget([telemetry.bucket_key("delivered", s) for s in seconds])
     for s in seconds:
         pipe.hgetall(telemetry.bucket_key("latency", s))
+    pipe.mget([telemetry.total_key("created"), telemetry.total_key("delivered")])
     pipe.get(telemetry.failed_tasks_key())
     pipe.hgetall(telemetry.metrics_key())
     if proc_ids:
@@ -98,8 +99,9 @@ def dashboard_snapshot(*, now: float | None = None) -> dict:
     results = pipe.execute()
     created, delivered = results[0], results[1]
     latency_hashes = results[2 : 2 + len(seconds)]
-    failed, stored_metrics = results[2 + len(seconds)], results[3 + len(seconds)]
-    procs = results[4 + len(seconds)] if proc_ids else []
+    created_total, delivered_total = results[2 + len(seconds)]
+    failed, stored_metrics = results[3 + len(seconds)], results[4 + len(seconds)]
+    procs = results[5 + len(seconds)] if proc_ids else []
 
     live, dead = [], []
     for proc_id, raw in zip(proc_ids, procs, strict=True):
@@ -120,6 +122,8 @@ def dashboard_snapshot(*, now: float | None = None) -> dict:
         "sockets": sum(p["sockets"] for p in live),
         "notifications_created_per_min": sum(int(n) for n in created if n),
         "notifications_delivered_per_min": sum(int(n) for n in delivered if n),
+        "notifications_created_total": int(created_total or 0),
+        "notifications_delivered_total": int(delivered_total or 0),
         "publish_latency_ms": {
             "p50": percentile(latencies, 0.50),
             "p99": percentile(latencies, 0.99),

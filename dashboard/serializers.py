@@ -71,6 +71,8 @@ class SnapshotSerializer(serializers.Serializer):
     sockets = serializers.IntegerField()
     notifications_created_per_min = serializers.IntegerField()
     notifications_delivered_per_min = serializers.IntegerField()
+    notifications_created_total = serializers.IntegerField()
+    notifications_delivered_total = serializers.IntegerField()
     publish_latency_ms = LatencySerializer()
     celery = CelerySerializer()
     metrics = serializers.DictField(child=serializers.FloatField())

@@ -17,6 +17,9 @@ per process (web, Celery worker, pool child) reads them every
     fell in ``(r**(i-1), r**i]`` milliseconds, ``r`` = LATENCY_BUCKET_RATIO. A
     busy hub reads a few hundred fields per snapshot instead of every sample
     (docs/ARCHITECTURE.md, "The dashboard's numbers").
+``<prefix>:created_total``, ``<prefix>:delivered_total``
+    the same counts, ever (since Redis last lost its data): a reader that wants
+    "how many since" diffs two snapshots, which a sliding window cannot give.
 ``<prefix>:failed_tasks``
     Celery tasks that raised, ever (since Redis last lost its data).
 
@@ -102,6 +105,11 @@ def latency_bucket_upper_ms(index: int) -> float:
     return LATENCY_BUCKET_RATIO**index
 
 
+def total_key(series: str) -> str:
+    """``series`` is ``created`` or ``delivered``: its count since Redis last lost it."""
+    return f"{prefix()}:{series}_total"
+
+
 def failed_tasks_key() -> str:
     return f"{prefix()}:failed_tasks"
 
@@ -144,6 +152,7 @@ def write(
         if n:
             pipe.incrby(bucket_key(series, second), n)
             pipe.expire(bucket_key(series, second), bucket_ttl)
+            pipe.incrby(total_key(series), n)
     if counts.latency_ms:
         histogram: dict[int, int] = {}
         for ms in counts.latency_ms:

@@ -33,6 +33,8 @@ def test_snapshot__empty_hub():
     assert snapshot["sockets"] == 0
     assert snapshot["notifications_created_per_min"] == 0
     assert snapshot["notifications_delivered_per_min"] == 0
+    assert snapshot["notifications_created_total"] == 0
+    assert snapshot["notifications_delivered_total"] == 0
     assert snapshot["publish_latency_ms"] == {"p50": None, "p99": None}
     assert snapshot["celery"]["workers_alive"] == 0
     assert snapshot["celery"]["failed_tasks"] == 0
@@ -50,6 +52,8 @@ def test_snapshot__sums_two_processes():
     assert snapshot["sockets"] == 4 + 2  # the latest count of each process
     assert snapshot["notifications_created_per_min"] == 6
     assert snapshot["notifications_delivered_per_min"] == 10
+    assert snapshot["notifications_created_total"] == 6
+    assert snapshot["notifications_delivered_total"] == 10
     assert snapshot["publish_latency_ms"] == {
         "p50": within_10_percent(2.0),
         "p99": within_10_percent(3.0),
@@ -101,6 +105,9 @@ def test_snapshot__counts_only_the_window():
         "p50": within_10_percent(1.0),
         "p99": within_10_percent(1.0),
     }
+    # The totals keep what slid out of the window.
+    assert snapshot["notifications_created_total"] == 9 + 1
+    assert snapshot["notifications_delivered_total"] == 9
 
 
 def test_snapshot__workers_alive_counts_worker_heartbeats_only():

@@ -16,6 +16,8 @@ SNAPSHOT_KEYS = {
     "sockets",
     "notifications_created_per_min",
     "notifications_delivered_per_min",
+    "notifications_created_total",
+    "notifications_delivered_total",
     "publish_latency_ms",
     "celery",
     "metrics",
