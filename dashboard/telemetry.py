@@ -106,7 +106,7 @@ def latency_bucket_upper_ms(index: int) -> float:
 
 
 def total_key(series: str) -> str:
-    """``series`` is ``created`` or ``delivered``: its count since Redis last lost it."""
+    """``series`` is ``created`` or ``delivered``: its count since Redis lost it."""
     return f"{prefix()}:{series}_total"
 
 
