@@ -26,12 +26,13 @@ SEEN_MAX_IDS = 100
 
 @database_read
 def _hello(user) -> dict:
+    state = selectors.socket_state(user_id=user.pk)
     return {
         "type": "hello",
         "user": {"id": user.pk, "username": user.get_username()},
-        "unread": selectors.notification_unread_count(user_id=user.pk),
-        "last_id": selectors.notification_last_id(user_id=user.pk),
-        "topics": selectors.topic_slugs_followed(user_id=user.pk),
+        "unread": state.unread,
+        "last_id": state.last_id,
+        "topics": state.topics,
     }
 
 

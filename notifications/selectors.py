@@ -1,5 +1,7 @@
 """Reads of notifications and topics."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -47,6 +49,46 @@ def notification_unread_count(*, user_id: int) -> int:
     return row[0] if row else 0
 
 
+# A socket's first frame in one round trip: the unread count, the resume
+# point and the followed topics (one row per topic; a user following none gets
+# the first row alone, with a NULL slug).
+_SOCKET_STATE_SQL = """
+SELECT
+    (SELECT unread FROM notifications_unreadcount WHERE user_id = %s),
+    (SELECT id FROM notifications_notification
+        WHERE recipient_id = %s AND archived_at IS NULL ORDER BY id DESC LIMIT 1),
+    followed.slug
+FROM (SELECT 1) AS one
+LEFT JOIN (
+    SELECT t.slug FROM notifications_subscription s
+    JOIN notifications_topic t ON t.id = s.topic_id
+    WHERE s.user_id = %s
+) AS followed ON TRUE
+ORDER BY followed.slug
+"""
+
+
+@dataclass(frozen=True)
+class SocketState:
+    unread: int
+    last_id: int
+    topics: list[str]
+
+
+def socket_state(*, user_id: int) -> SocketState:
+    """What a socket's ``hello`` carries, in one query: a connect storm's
+    cost is mostly round trips to the database (docs/PERFORMANCE.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SOCKET_STATE_SQL, [user_id, user_id, user_id])
+        rows = cursor.fetchall()
+    unread, last_id, _ = rows[0]
+    return SocketState(
+        unread=unread or 0,
+        last_id=last_id or 0,
+        topics=[slug for _, _, slug in rows if slug is not None],
+    )
+
+
 def notification_unread_counts(*, user_ids: list[int]) -> dict[int, int]:
     """Unread counts of many users in one query (users with none map to 0)."""
     counts = dict.fromkeys(user_ids, 0)
@@ -56,17 +98,6 @@ def notification_unread_counts(*, user_ids: list[int]) -> dict[int, int]:
         )
     )
     return counts
-
-
-def notification_last_id(*, user_id: int) -> int:
-    """The newest visible notification id of a user, 0 if none: the resume point."""
-    return (
-        Notification.objects.filter(recipient_id=user_id, archived_at__isnull=True)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-        or 0
-    )
 
 
 def notification_ids_before(*, notification_ids: list[int]) -> dict[int, int]:

@@ -50,3 +50,34 @@ def test_notification_ids_before__the_previous_visible_row_of_each_recipient(
     before = selectors.notification_ids_before(notification_ids=[a1.pk, a2.pk, b2.pk])
 
     assert before == {a1.pk: 0, a2.pk: a1.pk, b2.pk: 0}  # archived rows are skipped
+
+
+def test_socket_state__a_new_user(alice, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        state = selectors.socket_state(user_id=alice.pk)
+
+    assert state == selectors.SocketState(unread=0, last_id=0, topics=[])
+
+
+def test_socket_state__count_resume_point_and_topics_in_one_query(
+    alice, bob, django_assert_num_queries
+):
+    for slug in ("zebra", "alpha", "other"):
+        Topic.objects.create(slug=slug, name=slug)
+    services.topic_subscribe(user=alice, slug="zebra")
+    services.topic_subscribe(user=alice, slug="alpha")
+    services.topic_subscribe(user=bob, slug="other")
+    kept = services.notify(recipients=[alice], title="kept")[0]
+    read = services.notify(recipients=[alice], title="read")[0]
+    archived = services.notify(recipients=[alice], title="archived")[0]
+    services.notify(recipients=[bob], title="bob's")
+    services.notification_mark_read(user_id=alice.pk, notification_id=read.pk)
+    services.notification_archive(user_id=alice.pk, notification_id=archived.pk)
+
+    with django_assert_num_queries(1):
+        state = selectors.socket_state(user_id=alice.pk)
+
+    assert state == selectors.SocketState(
+        unread=1, last_id=read.pk, topics=["alpha", "zebra"]
+    )
+    assert kept.pk < read.pk < archived.pk
