@@ -8,10 +8,14 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
 
 from hub.api import LimitedJSONParser
+from hub.lockout import LoginLockedOut, is_locked_out
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +26,20 @@ HEALTH_WORKER_CACHE_SECS = 10
 
 class ObtainTokenView(ObtainAuthToken):
     """DRF's token endpoint, reading JSON with the API's limits (its stock
-    parser let a deeply nested body raise RecursionError: a 500)."""
+    parser let a deeply nested body raise RecursionError: a 500). A login
+    refused by the lockout (hub.lockout) is 429 with Retry-After, not "wrong
+    password"."""
 
     parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if is_locked_out(request):
+                raise LoginLockedOut
+            raise ValidationError(serializer.errors)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
 
 
 def _check_db() -> str:
