@@ -65,6 +65,9 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
+    # First, so that its createsuperuser (password validators on --noinput too)
+    # replaces Django's.
+    "hub",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -84,7 +87,6 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     # Failed logins counted per account and per address (AUTHENTICATION_BACKENDS).
     "axes",
-    "hub",
     "notifications",
     "emails",
     "chat",
@@ -352,8 +354,15 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
 # --- Auth, i18n, static ---------------------------------------------------------
+# Checked wherever a password is set: the admin's user and password forms,
+# createsuperuser (--noinput too: hub/management/commands) and changepassword.
+# The hub has no other way to set a password (subscribers have none).
+_VALIDATION = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"{_VALIDATION}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATION}.MinimumLengthValidator"},  # 8 characters
+    {"NAME": f"{_VALIDATION}.CommonPasswordValidator"},  # Django's 20,000
+    {"NAME": f"{_VALIDATION}.NumericPasswordValidator"},
 ]
 # The browser pages' login (web/); after it, the notification center.
 LOGIN_URL = "web:login"
