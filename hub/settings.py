@@ -353,6 +353,18 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
+# --- API tokens (Authorization: Token; docs/SECURITY.md, "API tokens") -------------
+# A token stops working this long after it was issued (401 "Token expired."):
+# a leaked token is useless after a month at most. A client keeps access without
+# the password by rotating its token (POST /api/auth/token/rotate/) before then;
+# POST /api/auth/token/ gives a new one for the password. 0: tokens never expire
+# (as before this setting; an upgrade refuses tokens older than this at once).
+API_TOKEN_TTL_SECS = env.int("API_TOKEN_TTL_SECS", default=30 * 24 * 3600)
+if API_TOKEN_TTL_SECS < 0:
+    raise ImproperlyConfigured(
+        "API_TOKEN_TTL_SECS must be 0 (tokens never expire) or a number of seconds."
+    )
+
 # --- Auth, i18n, static ---------------------------------------------------------
 # Checked wherever a password is set: the admin's user and password forms,
 # createsuperuser (--noinput too: hub/management/commands) and changepassword.
