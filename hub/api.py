@@ -19,6 +19,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from hub.authentication import TokenExpired
+
 # The same bracket counter the sockets use, so both edges share one depth rule.
 from realtime.frames import too_deep
 
@@ -141,7 +143,13 @@ def exception_handler(exc, context):
         exc = PayloadTooLarge()
     elif isinstance(exc, DatabaseError):
         exc = ServiceUnavailable()
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, TokenExpired):
+        # DRF answers 403 when the view's first authenticator (the session)
+        # has no challenge; an expired token is a credential to renew: 401.
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = "Token"
+    return response
 
 
 def json_not_found(request, exception=None):

@@ -11,9 +11,12 @@ user model works) and each lookup is one execute and one row.
 from __future__ import annotations
 
 import functools
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -81,8 +84,32 @@ def token_lookup(key: str) -> Token | None:
     return token
 
 
+def token_expires_at(token: Token) -> datetime | None:
+    """When the token stops working: API_TOKEN_TTL_SECS after it was issued;
+    None when tokens never expire (0)."""
+    if not settings.API_TOKEN_TTL_SECS:
+        return None
+    return token.created + timedelta(seconds=settings.API_TOKEN_TTL_SECS)
+
+
+def token_is_expired(token: Token) -> bool:
+    expires_at = token_expires_at(token)
+    return expires_at is not None and expires_at <= timezone.now()
+
+
+class TokenExpired(exceptions.AuthenticationFailed):
+    """An API token past API_TOKEN_TTL_SECS: 401 on every endpoint (hub.api)."""
+
+    default_detail = (
+        "Token expired. Get a new one from POST /api/auth/token/ (rotate before "
+        "expiry with POST /api/auth/token/rotate/)."
+    )
+    default_code = "token_expired"
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's ``Authorization: Token <key>``, looked up by :func:`token_lookup`."""
+    """DRF's ``Authorization: Token <key>``, looked up by :func:`token_lookup`,
+    refused once expired (API_TOKEN_TTL_SECS)."""
 
     def authenticate_credentials(self, key: str):
         token = token_lookup(key)
@@ -90,4 +117,6 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        if token_is_expired(token):
+            raise TokenExpired
         return (token.user, token)

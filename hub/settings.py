@@ -1,5 +1,6 @@
 """Django settings for the hub, read from the environment (django-environ)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -64,6 +65,9 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
+    # First, so that its createsuperuser (password validators on --noinput too)
+    # replaces Django's.
+    "hub",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -81,7 +85,8 @@ INSTALLED_APPS = [
     # Its abstract key model is the base of subscribers.ApiKey; its own APIKey
     # table stays empty and out of the admin (subscribers/admin.py).
     "rest_framework_api_key",
-    "hub",
+    # Failed logins counted per account and per address (AUTHENTICATION_BACKENDS).
+    "axes",
     "notifications",
     "emails",
     "chat",
@@ -103,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused for lockout (/login/, /admin/login/) into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hub.urls"
@@ -317,9 +324,57 @@ PUSH_SEND_MAX_ATTEMPTS = 5
 # A push held by quiet hours is looked at again this often, until it is too old.
 PUSH_HOLD_RECHECK_SECS = 60
 
+# --- Password guessing (django-axes; docs/SECURITY.md, "Logins") -------------------
+# Axes' backend goes first: a locked-out account or address is refused before
+# ModelBackend looks the user up and computes a password hash.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed password checks, on any login (/api/auth/token/, /login/, /admin/), after
+# which an account, and separately an address, is refused for LOGIN_LOCKOUT_SECS.
+# One limit for both: an office behind one NAT address shares it.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+# How long a lockout lasts, counted from the last failure before it; failures
+# older than this are forgotten. Attempts during a lockout are not counted (and
+# do not extend it), so an account locked by someone else frees itself on time.
+LOGIN_LOCKOUT_SECS = env.int("LOGIN_LOCKOUT_SECS", default=15 * 60)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The address is the socket's peer as uvicorn reports it, after its proxy-headers
+# handling: X-Forwarded-For counts only from FORWARDED_ALLOW_IPS, never as sent.
+AXES_CLIENT_IP_CALLABLE = "hub.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "hub.lockout.lockout_page"
+# Failures are rows (axes' AccessAttempt, in the admin); successful logins are
+# not logged, so token fetches write nothing.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# --- API tokens (Authorization: Token; docs/SECURITY.md, "API tokens") -------------
+# A token stops working this long after it was issued (401 "Token expired."):
+# a leaked token is useless after a month at most. A client keeps access without
+# the password by rotating its token (POST /api/auth/token/rotate/) before then;
+# POST /api/auth/token/ gives a new one for the password. 0: tokens never expire
+# (as before this setting; an upgrade refuses tokens older than this at once).
+API_TOKEN_TTL_SECS = env.int("API_TOKEN_TTL_SECS", default=30 * 24 * 3600)
+if API_TOKEN_TTL_SECS < 0:
+    raise ImproperlyConfigured(
+        "API_TOKEN_TTL_SECS must be 0 (tokens never expire) or a number of seconds."
+    )
+
 # --- Auth, i18n, static ---------------------------------------------------------
+# Checked wherever a password is set: the admin's user and password forms,
+# createsuperuser (--noinput too: hub/management/commands) and changepassword.
+# The hub has no other way to set a password (subscribers have none).
+_VALIDATION = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": f"{_VALIDATION}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATION}.MinimumLengthValidator"},  # 8 characters
+    {"NAME": f"{_VALIDATION}.CommonPasswordValidator"},  # Django's 20,000
+    {"NAME": f"{_VALIDATION}.NumericPasswordValidator"},
 ]
 # The browser pages' login (web/); after it, the notification center.
 LOGIN_URL = "web:login"
@@ -557,5 +612,10 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Each failed login and lockout is a warning (username and address
+        # masked); its INFO lines narrate every step.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -8,11 +8,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from dashboard import urls as dashboard_urls
 from delivery import views as delivery_views
 from emails import urls as email_urls
-from hub.views import ObtainTokenView, healthz, metrics_view
+from hub.views import ObtainTokenView, RotateTokenView, healthz, metrics_view
 from realtime.views import WsTicketView
 
 api_patterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+    path("auth/token/rotate/", RotateTokenView.as_view(), name="auth-token-rotate"),
     path("ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,4 +1,4 @@
-"""Hub-wide HTTP endpoints: the token endpoint, health and metrics."""
+"""Hub-wide HTTP endpoints: API tokens, health and metrics."""
 
 import logging
 
@@ -7,11 +7,21 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
+from drf_spectacular.utils import extend_schema, inline_serializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from hub.api import LimitedJSONParser
+from hub.authentication import TokenAuthentication, token_expires_at
+from hub.lockout import LoginLockedOut, is_locked_out
+from hub.services import TokenGone, api_token_issue, api_token_revoke, api_token_rotate
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +30,84 @@ HEALTH_WORKER_PING_SECS = 0.5
 HEALTH_WORKER_CACHE_SECS = 10
 
 
+TokenResponse = inline_serializer(
+    "ApiToken",
+    {
+        "token": serializers.CharField(),
+        "expires_at": serializers.DateTimeField(
+            allow_null=True, help_text="null when tokens never expire"
+        ),
+    },
+)
+
+
+def _token_response(token) -> Response:
+    return Response(
+        {
+            "token": token.key,
+            "expires_at": serializers.DateTimeField().to_representation(
+                token_expires_at(token)
+            ),
+        }
+    )
+
+
+class IsAuthenticatedToRevoke(BasePermission):
+    """Anyone may ask for a token; only its holder may revoke it."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.method != "DELETE" or request.user.is_authenticated
+
+
 class ObtainTokenView(ObtainAuthToken):
-    """DRF's token endpoint, reading JSON with the API's limits (its stock
-    parser let a deeply nested body raise RecursionError: a 500)."""
+    """``POST``: the user's API token for a username and password (a new one
+    if it has expired); ``DELETE``: revoke the token the request carries.
+
+    Reads JSON with the API's limits (DRF's stock parser let a deeply nested
+    body raise RecursionError: a 500). A login refused by the lockout
+    (hub.lockout) is 429 with Retry-After, not "wrong password".
+    """
 
     parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
+
+    # DELETE needs the token it revokes; POST takes a password and never reads
+    # the Authorization header: an expired token there must not stop a client
+    # from getting a new one.
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticatedToRevoke]
+
+    def perform_authentication(self, request):
+        if request.method == "DELETE":
+            super().perform_authentication(request)
+
+    @extend_schema(request=AuthTokenSerializer, responses=TokenResponse, auth=[])
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if is_locked_out(request):
+                raise LoginLockedOut
+            raise ValidationError(serializer.errors)
+        return _token_response(api_token_issue(user=serializer.validated_data["user"]))
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, *args, **kwargs):
+        api_token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class RotateTokenView(APIView):
+    """A new API token for the one the request carries, which stops working."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=TokenResponse)
+    def post(self, request):
+        try:
+            token = api_token_rotate(token=request.auth)
+        except TokenGone as gone:
+            raise AuthenticationFailed("Token was rotated or revoked.") from gone
+        return _token_response(token)
 
 
 def _check_db() -> str:

@@ -132,10 +132,10 @@ def _user_by_id(user_id: int):
 
 @database_read
 def _user_by_token(key: str):
-    from hub.authentication import token_lookup
+    from hub.authentication import token_is_expired, token_lookup
 
     token = token_lookup(key)
-    if token is None or not token.user.is_active:
+    if token is None or not token.user.is_active or token_is_expired(token):
         return AnonymousUser()
     return token.user
 

@@ -1,7 +1,6 @@
 """The chat admin shows message text escaped, never as HTML."""
 
 from chat import services
-from tests.conftest import PASSWORD
 
 
 def test_admin__message_text_is_escaped_in_list_and_form(make_user, client):
@@ -10,7 +9,7 @@ def test_admin__message_text_is_escaped_in_list_and_form(make_user, client):
     message = services.message_post(
         room=room, author=root, text='<script>alert("x")</script>'
     )
-    client.login(username="root", password=PASSWORD)
+    client.force_login(root)
 
     pages = [
         client.get("/admin/chat/message/"),

@@ -189,7 +189,8 @@ def test_token_endpoint__returns_token_for_valid_credentials(alice, client):
     ).json()
     bad = client.post("/api/auth/token/", {"username": "alice", "password": "no"})
 
-    assert good == {"token": alice.auth_token.key}
+    assert good["token"] == alice.auth_token.key
+    assert set(good) == {"token", "expires_at"}
     assert bad.status_code == 400
 
 

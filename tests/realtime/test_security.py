@@ -9,7 +9,7 @@ from django.test import Client
 from hub.asgi import application
 from realtime.security import RedactTicketFilter
 from realtime.tickets import ticket_issue
-from tests.conftest import PASSWORD, communicator
+from tests.conftest import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,7 +107,7 @@ async def test_session_cookie__logged_in_browser_connects(alice):
     from asgiref.sync import sync_to_async
 
     client = Client()
-    await sync_to_async(client.login)(username="alice", password=PASSWORD)
+    await sync_to_async(client.force_login)(alice)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
 
     comm = WebsocketCommunicator(

@@ -5,14 +5,12 @@ import pytest
 
 from subscribers import services
 from subscribers.models import ApiKey
-from tests.conftest import PASSWORD
 from tests.subscribers.conftest import key_client
 
 
 @pytest.fixture
 def admin_client(make_user, client, isolated_cache):
-    make_user("root", is_staff=True, is_superuser=True)
-    client.login(username="root", password=PASSWORD)
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
     return client
 
 
