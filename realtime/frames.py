@@ -12,7 +12,8 @@ import time
 # Deepest JSON nesting a frame may have; deeper frames get `invalid_json`.
 WS_MAX_JSON_DEPTH = 32
 
-_RATE_WINDOW_SECS = 60.0
+# Rate limits count frames in fixed windows of this length.
+RATE_WINDOW_SECS = 60.0
 
 
 class FrameError(Exception):
@@ -109,7 +110,7 @@ class RateWindow:
     def hit(self) -> int:
         """Count one hit: 0 if within the limit, else this window's strike number."""
         now = time.monotonic()
-        if now - self._start >= _RATE_WINDOW_SECS:
+        if now - self._start >= RATE_WINDOW_SECS:
             self._start, self._count, self._strikes = now, 0, 0
         self._count += 1
         if self._count <= self.limit_per_min:

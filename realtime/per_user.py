@@ -16,8 +16,10 @@ it. Times are Redis's own, so web hosts' clocks do not matter.
 
 **Frames** (``WS_USER_RATE_LIMIT_PER_MIN``): one :class:`RateWindow` for all of a
 user's sockets in one web process, beside each socket's own window, so twenty
-sockets do not multiply the rate. Not shared across web processes: a user is
-held to this budget in each process their sockets reach.
+sockets do not multiply the rate. It outlives the user's last socket until its
+minute ends, so closing every socket and opening new ones does not refill it.
+Not shared across web processes: a user is held to this budget in each process
+their sockets reach.
 
 **Database** (``WS_DB_CALLS_PER_USER``): a user's sockets run at most that many
 database calls at once in one web process; the others wait their turn on the
@@ -37,7 +39,7 @@ import redis.asyncio
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from realtime.frames import RateWindow
+from realtime.frames import RATE_WINDOW_SECS, RateWindow
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ class UserSockets:
         if socket not in self.leased:
             return
         self.leased.discard(socket)
+        if not self.leased:
+            self._process.keep_for_a_window(self)
         try:
             await self._process.redis.zrem(leases_key(self.user_id), socket)
         except (RedisError, OSError):
@@ -129,6 +133,15 @@ class _Process:
         self.lease_script = self.redis.register_script(_LEASE_SCRIPT)
         self.renew_script = self.redis.register_script(_RENEW_SCRIPT)
         self._renewer: asyncio.Task | None = None
+        self._kept: set[UserSockets] = set()
+
+    def keep_for_a_window(self, user: UserSockets) -> None:
+        """Hold a user whose last socket closed until a frame window has passed,
+        so the next socket spends the same budget."""
+        self._kept.add(user)
+        asyncio.get_running_loop().call_later(
+            RATE_WINDOW_SECS, self._kept.discard, user
+        )
 
     def renew_leases_while_any(self) -> None:
         if self._renewer is None or self._renewer.done():

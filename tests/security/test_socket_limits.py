@@ -1,5 +1,6 @@
 """Frame size, JSON depth and frame rate limits, on both socket paths."""
 
+import gc
 import json
 
 import pytest
@@ -166,3 +167,22 @@ async def test_frame_budget__one_users_sockets_share_it_then_close_4429(
     assert (closed["type"], closed["code"]) == ("websocket.close", 4429)
     assert await pong_follows(others)
     await others.disconnect()
+
+
+async def test_frame_budget__not_refilled_by_closing_every_socket_and_reopening(
+    alice, settings
+):
+    settings.WS_RATE_LIMIT_PER_MIN = 100
+    settings.WS_USER_RATE_LIMIT_PER_MIN = 2
+    first = await open_socket("/ws/notifications/", alice)
+    assert [await pong_follows(first) for _ in range(2)] == [True, True]
+    await first.disconnect()
+    del first
+    gc.collect()  # nothing of the closed socket is left to hold the budget
+
+    again = await open_socket("/ws/notifications/", alice)
+    await again.send_json_to({"type": "ping"})
+    error = await again.receive_json_from(timeout=3)
+
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    await again.disconnect()
