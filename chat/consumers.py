@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
@@ -26,17 +25,22 @@ from realtime.consumers import (
     RateWindow,
     Refused,
 )
+from realtime.db import database_read, database_write
 from realtime.frames import FrameError, NotFound, require_int
 
 logger = logging.getLogger(__name__)
 
 
-@database_sync_to_async
+_message_post = database_write(services.message_post)
+_message_mark_read = database_write(services.message_mark_read)
+
+
+@database_write
 def _join(slug: str, user) -> Room:
     return services.room_join(slug=slug, user=user)
 
 
-@database_sync_to_async
+@database_read
 def _history(room: Room) -> list[dict]:
     limit = settings.CHAT_HISTORY_ON_CONNECT
     return [
@@ -62,7 +66,9 @@ class ChatConsumer(HubConsumer):
 
     async def opened(self, user) -> list[dict]:
         try:
-            room = await _join(self.scope["url_route"]["kwargs"]["room"], user)
+            room = await self.db_call(
+                _join, self.scope["url_route"]["kwargs"]["room"], user
+            )
         except RoomNotFound as exc:
             raise Refused(CLOSE_NOT_FOUND, str(exc)) from exc
         except RoomForbidden as exc:
@@ -70,13 +76,16 @@ class ChatConsumer(HubConsumer):
         self.room = room
         self.message_rate = RateWindow(settings.CHAT_MESSAGES_PER_MIN)
         self.typing_at = float("-inf")
+        # The highest message id this socket marked read: a `read` at or below it
+        # changes nothing and is not written again.
+        self.read_mark = 0
         self.presence_entry = presence.Entry(
             room.slug, user.pk, user.get_username(), self.channel_name
         )
         # Join before reading history, so nothing committed in between is missed;
         # what the history already holds is not sent again live.
         await self.join(groups.chat(room.slug))
-        history = await _history(room)
+        history = await self.db_call(_history, room)
         self.history_ids = {m["id"] for m in history}
         return [{"type": "history", "messages": history}]
 
@@ -123,8 +132,11 @@ class ChatConsumer(HubConsumer):
         if await self.rate_limited(self.message_rate, "messages"):
             return
         try:
-            await database_sync_to_async(services.message_post)(
-                room=self.room, author=self.user, text=frame.get("message")
+            await self.db_call(
+                _message_post,
+                room=self.room,
+                author=self.user,
+                text=frame.get("message"),
             )
         except InvalidInput as exc:
             raise FrameError(str(exc)) from exc
@@ -142,12 +154,18 @@ class ChatConsumer(HubConsumer):
 
     async def frame_read(self, frame: dict) -> None:
         message_id = require_int(frame, "id", minimum=1)
+        if message_id <= self.read_mark:
+            return
         try:
-            await database_sync_to_async(services.message_mark_read)(
-                room=self.room, user=self.user, message_id=message_id
+            await self.db_call(
+                _message_mark_read,
+                room=self.room,
+                user=self.user,
+                message_id=message_id,
             )
         except MessageNotFound as exc:
             raise NotFound(str(exc)) from exc
+        self.read_mark = message_id
 
     # --- channel-layer events (see realtime.groups) -------------------------------
 

@@ -530,6 +530,26 @@ WS_TICKET_TTL_SECS = 60
 WS_RATE_LIMIT_PER_MIN = env.int("WS_RATE_LIMIT_PER_MIN", default=600)
 # Frames past the limit, within a minute, before the socket is closed with 4429.
 WS_RATE_LIMIT_CLOSE_AFTER = 20
+# Frames all of one user's sockets in one web process may send per minute, so
+# many sockets do not multiply WS_RATE_LIMIT_PER_MIN; past it `rate_limited`,
+# then 4429 as for one socket (realtime.per_user).
+WS_USER_RATE_LIMIT_PER_MIN = env.int("WS_USER_RATE_LIMIT_PER_MIN", default=1200)
+# Sockets one user may have open at once, on all endpoints and web processes
+# together (counted in Redis); one more is closed with 4429.
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+if WS_MAX_SOCKETS_PER_USER < 1 or WS_USER_RATE_LIMIT_PER_MIN < 1:
+    raise ImproperlyConfigured(
+        "WS_MAX_SOCKETS_PER_USER and WS_USER_RATE_LIMIT_PER_MIN must be at least 1; "
+        "unset them for the defaults (20 sockets, 1200 frames a minute)."
+    )
+# How long a socket counts towards WS_MAX_SOCKETS_PER_USER unless its web
+# process renews it (every third of this): the sockets of a web process that
+# died stop counting within this time.
+WS_SOCKET_LEASE_SECS = 60.0
+# Database calls one user's sockets may have running or queued at once in a web
+# process; the rest wait their turn, so one user's flood of frames cannot queue
+# other users' calls behind theirs (realtime.per_user).
+WS_DB_CALLS_PER_USER = 1
 # The hub's consumer loop (realtime.consumers): one inbox per socket, and group
 # events sent to idle sockets by the channel layer's reader. Off, consumers run
 # channels' stock loop: same behaviour, a fan-out to N sockets ~1.5x slower

@@ -1,6 +1,10 @@
-"""``/ws/notifications/``: a user's live notifications, read state and resume."""
+"""``/ws/notifications/``: a user's live notifications, read state and resume.
 
-from channels.db import database_sync_to_async
+A frame that would change nothing (following a topic one follows, marking read
+what is read, ``seen`` for ids all seen) is answered after a read, with no
+write: writes queue on one shared thread (realtime.db), reads do not.
+"""
+
 from django.conf import settings
 
 from hub import metrics
@@ -10,7 +14,7 @@ from notifications.models import Notification
 from notifications.serializers import notification_payload
 from realtime import groups
 from realtime.consumers import HubConsumer
-from realtime.db import database_read
+from realtime.db import database_read, database_write
 from realtime.frames import (
     Forbidden,
     FrameError,
@@ -47,6 +51,23 @@ def _unread(user_id: int) -> int:
     return selectors.notification_unread_count(user_id=user_id)
 
 
+_topic_followed = database_read(selectors.topic_followed)
+_unseen_exist = database_read(selectors.notifications_unseen_exist)
+_subscribe = database_write(services.topic_subscribe)
+_unsubscribe = database_write(services.topic_unsubscribe)
+_mark_read = database_write(services.notification_mark_read)
+_mark_all_read = database_write(services.notifications_mark_all_read)
+_mark_seen = database_write(services.notifications_mark_seen)
+
+
+@database_read
+def _is_unread(user_id: int, notification_id: int) -> bool:
+    notification = selectors.notification_get_own(
+        user_id=user_id, notification_id=notification_id
+    )
+    return notification.read_at is None
+
+
 class NotificationConsumer(HubConsumer):
     frame_handlers = {
         **HubConsumer.frame_handlers,
@@ -69,7 +90,7 @@ class NotificationConsumer(HubConsumer):
         self.user_id = user.pk
         # Join before reading the state, so nothing committed in between is missed.
         await self.join(groups.user(user.pk))
-        hello = await _hello(user)
+        hello = await self.db_call(_hello, user)
         # The socket's delivery point: every notification of the user up to
         # this id was sent here (or precedes the socket, hello.last_id), and
         # ids go out in increasing order, never past a missing one, so the
@@ -82,9 +103,8 @@ class NotificationConsumer(HubConsumer):
     async def frame_subscribe(self, frame: dict) -> None:
         slug = require_str(frame, "topic", max_chars=64)
         try:
-            await database_sync_to_async(services.topic_subscribe)(
-                user=self.user, slug=slug
-            )
+            if not await self.db_call(_topic_followed, user_id=self.user_id, slug=slug):
+                await self.db_call(_subscribe, user=self.user, slug=slug)
         except TopicNotFound as exc:
             raise NotFound(f"No topic {slug!r}.") from exc
         except TopicForbidden as exc:
@@ -96,9 +116,8 @@ class NotificationConsumer(HubConsumer):
     async def frame_unsubscribe(self, frame: dict) -> None:
         slug = require_str(frame, "topic", max_chars=64)
         try:
-            await database_sync_to_async(services.topic_unsubscribe)(
-                user=self.user, slug=slug
-            )
+            if await self.db_call(_topic_followed, user_id=self.user_id, slug=slug):
+                await self.db_call(_unsubscribe, user=self.user, slug=slug)
         except TopicNotFound as exc:
             raise NotFound(f"No topic {slug!r}.") from exc
         await self.leave(groups.topic(slug))
@@ -107,16 +126,16 @@ class NotificationConsumer(HubConsumer):
     async def frame_read(self, frame: dict) -> None:
         notification_id = require_int(frame, "id", minimum=1)
         try:
-            await database_sync_to_async(services.notification_mark_read)(
-                user_id=self.user_id, notification_id=notification_id
-            )
+            if await self.db_call(_is_unread, self.user_id, notification_id):
+                await self.db_call(
+                    _mark_read, user_id=self.user_id, notification_id=notification_id
+                )
         except Notification.DoesNotExist as exc:
             raise NotFound(f"No notification {notification_id}.") from exc
 
     async def frame_read_all(self, frame: dict) -> None:
-        await database_sync_to_async(services.notifications_mark_all_read)(
-            user_id=self.user_id
-        )
+        if await self.db_call(_unread, self.user_id):
+            await self.db_call(_mark_all_read, user_id=self.user_id)
 
     async def frame_seen(self, frame: dict) -> None:
         ids = frame.get("ids")
@@ -129,14 +148,15 @@ class NotificationConsumer(HubConsumer):
             raise FrameError(
                 f"'ids' must be a list of 1 to {SEEN_MAX_IDS} notification ids."
             )
-        await database_sync_to_async(services.notifications_mark_seen)(
-            user_id=self.user_id, notification_ids=ids
-        )
+        if await self.db_call(
+            _unseen_exist, user_id=self.user_id, notification_ids=ids
+        ):
+            await self.db_call(_mark_seen, user_id=self.user_id, notification_ids=ids)
 
     async def frame_resume(self, frame: dict) -> None:
         last_id = require_int(frame, "last_id")
         limit = settings.RESUME_MAX_ITEMS
-        payloads = await _after(self.user_id, last_id, limit + 1)
+        payloads = await self.db_call(_after, self.user_id, last_id, limit + 1)
         more = len(payloads) > limit
         payloads = payloads[:limit]
         for payload in payloads:
@@ -178,14 +198,17 @@ class NotificationConsumer(HubConsumer):
         the unread count: a resume the server runs for its client."""
         limit = settings.RESUME_MAX_ITEMS
         while True:
-            payloads = await _after(self.user_id, self.delivered_id, limit)
+            payloads = await self.db_call(
+                _after, self.user_id, self.delivered_id, limit
+            )
             for payload in payloads:
                 await self.send_json({"type": "notification", "notification": payload})
                 self.delivered_id = payload["id"]
             metrics.NOTIFICATIONS_DELIVERED.inc(len(payloads))
             if len(payloads) < limit:
                 break
-        await self.send_json({"type": "unread", "unread": await _unread(self.user_id)})
+        unread = await self.db_call(_unread, self.user_id)
+        await self.send_json({"type": "unread", "unread": unread})
 
     async def notification_read(self, event: dict) -> None:
         await self.send_frames(event)

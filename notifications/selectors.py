@@ -133,6 +133,13 @@ def notifications_after(
     )
 
 
+def notifications_unseen_exist(*, user_id: int, notification_ids: list[int]) -> bool:
+    """Whether any of these ids is a notification of the user not seen yet."""
+    return Notification.objects.filter(
+        recipient_id=user_id, pk__in=notification_ids, seen_at__isnull=True
+    ).exists()
+
+
 def notification_get_own(*, user_id: int, notification_id: int) -> Notification:
     """One visible notification of the user; DoesNotExist for anyone else's."""
     return Notification.objects.select_related("topic").get(
@@ -172,6 +179,23 @@ def topic_get(*, slug: str) -> Topic:
         return Topic.objects.get(slug=slug)
     except Topic.DoesNotExist as exc:
         raise TopicNotFound(slug) from exc
+
+
+def topic_followed(*, user_id: int, slug: str) -> bool:
+    """Whether the user follows the topic; TopicNotFound for no such topic."""
+    found = (
+        Topic.objects.filter(slug=slug)
+        .annotate(
+            followed=Exists(
+                Subscription.objects.filter(topic=OuterRef("pk"), user_id=user_id)
+            )
+        )
+        .values_list("followed", flat=True)
+        .first()
+    )
+    if found is None:
+        raise TopicNotFound(slug)
+    return found
 
 
 def topic_slugs_followed(*, user_id: int) -> list[str]:

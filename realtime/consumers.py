@@ -8,6 +8,11 @@ handles channel-layer events named after their type (``notification.created``
 -> ``notification_created``). Handlers raise :class:`realtime.frames.FrameError`
 for bad input, which becomes an error frame while the socket stays open.
 
+A signed-in socket counts towards its user's open sockets
+(``WS_MAX_SOCKETS_PER_USER``, else closed with 4429), spends its user's frame
+budget as well as its own, and runs database calls in its user's turn
+(:meth:`HubConsumer.db_call`): realtime/per_user.py.
+
 How messages reach a consumer (its inbox, group events sent by the channel
 layer's reader) is realtime/loop.py.
 
@@ -31,8 +36,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from hub import metrics
-from realtime import frames, security
-from realtime.frames import FrameError
+from realtime import frames, per_user, security
+from realtime.frames import FrameError, RateWindow
 from realtime.loop import InboxLoop
 
 logger = logging.getLogger(__name__)
@@ -43,8 +48,6 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_BIG = 1009
 
-_RATE_WINDOW_SECS = 60.0
-
 
 class Refused(Exception):
     """Raised by :meth:`HubConsumer.opened`: the socket is closed with ``code``."""
@@ -53,31 +56,6 @@ class Refused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-class RateWindow:
-    """Counts hits in fixed one-minute windows; hits past the limit are strikes.
-
-    One per limit and socket: every frame counts against the frame limit, and a
-    consumer may keep tighter ones for costly frames (chat messages).
-    """
-
-    def __init__(self, limit_per_min: int) -> None:
-        self.limit_per_min = limit_per_min
-        self._start = time.monotonic()
-        self._count = 0
-        self._strikes = 0
-
-    def hit(self) -> int:
-        """Count one hit: 0 if within the limit, else this window's strike number."""
-        now = time.monotonic()
-        if now - self._start >= _RATE_WINDOW_SECS:
-            self._start, self._count, self._strikes = now, 0, 0
-        self._count += 1
-        if self._count <= self.limit_per_min:
-            return 0
-        self._strikes += 1
-        return self._strikes
 
 
 class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
@@ -96,12 +74,14 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
             if getattr(self, "_accepted", False):
                 metrics.SOCKETS_OPEN.labels(path=self.metrics_path).dec()
                 self._accepted = False
+            await self._stop_counting()
 
     # --- opening: who the user is ---------------------------------------------
 
     async def websocket_connect(self, message):
         self.frame_rate = RateWindow(settings.WS_RATE_LIMIT_PER_MIN)
         self.user = None
+        self.user_sockets: per_user.UserSockets | None = None
         self.joined_groups: set[str] = set()
         self._accepted = False
         self._closed = False
@@ -139,10 +119,31 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
 
     async def _open(self, user, claims: dict | None) -> list[dict]:
         self.user = user
+        # Counted before opened(): a refused socket costs one Redis round trip.
+        self.user_sockets = per_user.user_sockets(user.pk)
+        if not await self.user_sockets.lease(self.channel_name):
+            raise Refused(
+                CLOSE_RATE_LIMITED,
+                f"more than {settings.WS_MAX_SOCKETS_PER_USER} open sockets",
+            )
         if claims is not None:
             self._token_sub = claims["sub"]
             self._expire_at(claims["exp"])
-        return await self.opened(user)
+        try:
+            return await self.opened(user)
+        except Refused:
+            await self._stop_counting()
+            raise
+
+    async def _stop_counting(self) -> None:
+        """This socket no longer counts towards its user's open sockets."""
+        if getattr(self, "user_sockets", None) is not None:
+            await self.user_sockets.release(self.channel_name)
+
+    async def db_call(self, call, /, *args, **kwargs):
+        """Await a database call (``realtime.db``) in this socket's user's turn:
+        at most WS_DB_CALLS_PER_USER of a user's calls run or queue at once."""
+        return await self.user_sockets.db_call(call, *args, **kwargs)
 
     async def _send_opening(self, first_frames: list[dict]) -> None:
         for frame in first_frames:
@@ -214,6 +215,7 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
             self._expiry.cancel()
         for group in list(self.joined_groups):
             await self.leave(group)
+        await self._stop_counting()
         await super().websocket_disconnect(message)
 
     # --- sending ----------------------------------------------------------------
@@ -294,6 +296,10 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_BIG)
             return
         if await self.rate_limited(self.frame_rate):
+            return
+        if self.user_sockets is not None and await self.rate_limited(
+            self.user_sockets.frame_budget, "frames from all your sockets"
+        ):
             return
         frame = frames.parse(text_data) if text_data is not None else None
         if self.user is None and (frame is None or frame.get("type") != "auth"):

@@ -1,4 +1,5 @@
-"""Database access from consumers and the socket middleware."""
+"""Database access from consumers and the socket middleware: reads on a thread
+pool, writes on one shared thread."""
 
 from channels.db import database_sync_to_async
 
@@ -14,3 +15,14 @@ def database_read(func):
     the shared thread. What it buys a connect storm: docs/PERFORMANCE.md.
     """
     return database_sync_to_async(func, thread_sensitive=False)
+
+
+def database_write(func):
+    """``database_sync_to_async`` on channels' shared thread, for writes.
+
+    Writes stay one after another (SQLite has one writer; PostgreSQL row locks
+    are taken in arrival order). A consumer awaits them through
+    ``HubConsumer.db_call``, so one user's sockets have at most
+    ``WS_DB_CALLS_PER_USER`` calls in the thread's queue (realtime.per_user).
+    """
+    return database_sync_to_async(func)

@@ -7,9 +7,13 @@ both edges refuse the same bodies.
 """
 
 import json
+import time
 
 # Deepest JSON nesting a frame may have; deeper frames get `invalid_json`.
 WS_MAX_JSON_DEPTH = 32
+
+# Rate limits count frames in fixed windows of this length.
+RATE_WINDOW_SECS = 60.0
 
 
 class FrameError(Exception):
@@ -87,3 +91,29 @@ def require_str(frame: dict, field: str, *, max_chars: int) -> str:
     if len(value) > max_chars:
         raise FrameError(f"'{field}' must be at most {max_chars} characters.")
     return value
+
+
+class RateWindow:
+    """Counts hits in fixed one-minute windows; hits past the limit are strikes.
+
+    Every frame counts against its socket's frame limit and against its user's
+    budget in the web process (realtime.per_user), and a consumer may keep
+    tighter ones for costly frames (chat messages).
+    """
+
+    def __init__(self, limit_per_min: int) -> None:
+        self.limit_per_min = limit_per_min
+        self._start = time.monotonic()
+        self._count = 0
+        self._strikes = 0
+
+    def hit(self) -> int:
+        """Count one hit: 0 if within the limit, else this window's strike number."""
+        now = time.monotonic()
+        if now - self._start >= RATE_WINDOW_SECS:
+            self._start, self._count, self._strikes = now, 0, 0
+        self._count += 1
+        if self._count <= self.limit_per_min:
+            return 0
+        self._strikes += 1
+        return self._strikes

@@ -26,6 +26,7 @@ from tests.chat.conftest import (
     without_presence,
 )
 from tests.conftest import PASSWORD, communicator, receive_until, send_raw
+from tests.support.write_thread import held_write_thread
 
 # Each test runs on the hub's consumer loop and on channels' stock loop.
 pytestmark = [
@@ -380,6 +381,20 @@ async def test_read__others_get_receipt_once_mark_is_stored(alice, bob):
     assert mark.last_read_id == message.pk
     for comm in (a, b):
         await comm.disconnect()
+
+
+async def test_read__at_or_below_the_sockets_mark_writes_nothing(alice, bob):
+    a, _, _ = await join("lobby", alice)
+    first = await post("lobby", bob, "one")
+    second = await post("lobby", bob, "two")
+    await a.send_json_to({"type": "read", "id": second.pk})
+    assert without_presence(await until_pong(a))[-1]["id"] == second.pk
+
+    async with held_write_thread():  # a write now would hold the pong back
+        await a.send_json_to({"type": "read", "id": second.pk})
+        await a.send_json_to({"type": "read", "id": first.pk})
+        assert without_presence(await until_pong(a)) == []
+    await a.disconnect()
 
 
 async def test_read__message_of_another_room_is_not_found(alice, bob):

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from notifications import services
-from notifications.models import Notification
+from notifications.models import Notification, Topic
 from realtime import groups
 from tests.conftest import (
     communicator,
@@ -18,6 +18,7 @@ from tests.conftest import (
     receive_until,
     send_raw,
 )
+from tests.support.write_thread import held_write_thread
 
 # Each test runs on the hub's consumer loop and on channels' stock loop.
 pytestmark = [
@@ -203,6 +204,47 @@ async def test_seen__sets_seen_at_once_and_only_on_own_rows(alice, bob):
     assert mine.seen_at == first  # the first report counts
     assert mine.read_at is None  # seen is not read
     assert other.seen_at is None
+    await comm.disconnect()
+
+
+async def test_noop_frames__answered_with_no_write(alice):
+    """Frames that would change nothing are answered while the write thread is
+    held: none of them queued a write there."""
+    [n] = await notify(recipients=[alice], title="read and seen")
+    await database_sync_to_async(services.notification_mark_read)(
+        user_id=alice.pk, notification_id=n.pk
+    )
+    await database_sync_to_async(services.notifications_mark_seen)(
+        user_id=alice.pk, notification_ids=[n.pk]
+    )
+    for slug in ("deploys", "news"):
+        await database_sync_to_async(Topic.objects.create)(slug=slug, name=slug)
+    await database_sync_to_async(services.topic_subscribe)(user=alice, slug="deploys")
+    comm, hello = await connected(alice)
+    assert hello["topics"] == ["deploys"]
+    answers = []
+
+    async with held_write_thread():
+        for frame in (
+            {"type": "subscribe", "topic": "deploys"},  # followed already
+            {"type": "unsubscribe", "topic": "news"},  # not followed
+            {"type": "read", "id": n.pk},  # read already
+            {"type": "read_all"},  # nothing unread
+            {"type": "seen", "ids": [n.pk]},  # seen already
+        ):
+            await comm.send_json_to(frame)
+            await comm.send_json_to({"type": "ping"})
+            answers.append(await comm.receive_json_from(timeout=3))
+            if answers[-1]["type"] != "pong":
+                answers.append(await comm.receive_json_from(timeout=3))
+
+    assert answers == [
+        {"type": "subscribed", "topic": "deploys"},
+        {"type": "pong"},
+        {"type": "unsubscribed", "topic": "news"},
+        {"type": "pong"},
+        *[{"type": "pong"}] * 3,
+    ]
     await comm.disconnect()
 
 

@@ -1,5 +1,6 @@
 """Frame size, JSON depth and frame rate limits, on both socket paths."""
 
+import gc
 import json
 
 import pytest
@@ -120,3 +121,68 @@ async def test_frame_rate__rate_limited_errors_then_close_4429(alice, settings, 
     assert (closed["type"], closed["code"]) == ("websocket.close", 4429)
     await comm.send_json_to({"type": "ping"})  # nothing is sent after the close
     assert await comm.receive_nothing(timeout=0.2)
+
+
+async def test_sockets_per_user__one_more_on_any_endpoint_closes_4429(
+    alice, bob, settings
+):
+    """All endpoints count together; other users are not affected; a closed
+    socket makes room."""
+    settings.WS_MAX_SOCKETS_PER_USER = 2
+    first = await open_socket("/ws/notifications/", alice)
+    second = await open_socket("/ws/chat/lobby/", alice)
+
+    third = communicator("/ws/chat/lobby/", alice)
+    assert (await third.connect())[0]  # accepted, then closed: browsers read the code
+    closed = await third.receive_output(timeout=3)
+
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4429)
+    assert "more than 2 open sockets" in closed["reason"]
+    others = await open_socket("/ws/notifications/", bob)
+    await first.disconnect()
+    again = await open_socket("/ws/notifications/", alice)
+    for comm in (second, others, again):
+        await comm.disconnect()
+
+
+async def test_frame_budget__one_users_sockets_share_it_then_close_4429(
+    alice, bob, settings
+):
+    """Two sockets under their own limit, over their user's together."""
+    settings.WS_RATE_LIMIT_PER_MIN = 100
+    settings.WS_USER_RATE_LIMIT_PER_MIN = 4
+    settings.WS_RATE_LIMIT_CLOSE_AFTER = 1
+    tabs = [await open_socket(path, alice) for path in PATHS]
+    others = await open_socket("/ws/notifications/", bob)
+
+    pongs = [await pong_follows(tab) for tab in tabs for _ in range(2)]
+    await tabs[0].send_json_to({"type": "ping"})
+    error = await tabs[0].receive_json_from(timeout=3)
+    await tabs[1].send_json_to({"type": "ping"})
+    closed = await tabs[1].receive_output(timeout=3)
+
+    assert pongs == [True] * 4
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    assert "4 frames from all your sockets a minute" in error["message"]
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4429)
+    assert await pong_follows(others)
+    await others.disconnect()
+
+
+async def test_frame_budget__not_refilled_by_closing_every_socket_and_reopening(
+    alice, settings
+):
+    settings.WS_RATE_LIMIT_PER_MIN = 100
+    settings.WS_USER_RATE_LIMIT_PER_MIN = 2
+    first = await open_socket("/ws/notifications/", alice)
+    assert [await pong_follows(first) for _ in range(2)] == [True, True]
+    await first.disconnect()
+    del first
+    gc.collect()  # nothing of the closed socket is left to hold the budget
+
+    again = await open_socket("/ws/notifications/", alice)
+    await again.send_json_to({"type": "ping"})
+    error = await again.receive_json_from(timeout=3)
+
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    await again.disconnect()
