@@ -198,6 +198,9 @@ def _check_room(request: HttpRequest, slug: str) -> None:
     """
     if not ROOM_SLUG_RE.fullmatch(slug):
         raise Http404("No such room.")
+    if chat_selectors.support_room_of_another(slug=slug, user=request.user):
+        # Whether or not it exists: the page does not tell which users have one.
+        raise PermissionDenied("A support room admits its user and staff.")
     try:
         room = chat_selectors.room_get(slug=slug)
     except Room.DoesNotExist:

@@ -48,9 +48,7 @@ def world(make_user) -> World:
     Topic.objects.create(slug="ops-only", name="Ops", staff_only=True)
     Topic.objects.create(slug="oncall", name="On call", group=ops)
     Topic.objects.create(slug="deploys", name="Deploys")
-    chat_services.room_create(
-        creator=users["alice"], slug="secret", private=True, member_ids=[]
-    )
+    chat_services.room_create(creator=users["alice"], slug="secret", private=True)
     chat_services.room_join(slug="support-alice", user=users["alice"])
     scheduled = Broadcast.objects.create(
         title="later",

@@ -4,6 +4,7 @@ the dashboard."""
 import pytest
 from django.test import Client
 
+from chat import services as chat_services
 from chat.models import Room
 from emails.models import Preference
 from notifications.models import Notification, Subscription, Topic
@@ -362,3 +363,17 @@ def test_dashboard__non_staff_forbidden(alice_web):
     response = alice_web.get("/dashboard/")
 
     assert response.status_code == 403
+
+
+def test_chat__support_room_of_another_is_403_whether_or_not_it_exists(
+    alice_web, bob, make_user
+):
+    chat_services.room_join(slug="support-bob", user=bob)
+    make_user("carol")  # no support room yet
+
+    codes = {
+        alice_web.get(f"/chat/support-{name}/").status_code
+        for name in ("bob", "carol", "nobody")
+    }
+
+    assert codes == {403}
