@@ -81,7 +81,9 @@ class RoomSerializer(serializers.ModelSerializer):
             return None
         pending = getattr(room, "pending_invitations", None)
         if pending is None:  # not prefetched (selectors.with_people)
-            pending = room.invitations.filter(status=Invitation.Status.PENDING)
+            pending = room.invitations.filter(
+                status=Invitation.Status.PENDING
+            ).select_related("invitee")
         return sorted(i.invitee.get_username() for i in pending)
 
 

@@ -61,6 +61,13 @@ class RoomPagination(CursorPagination):
         return cursor
 
 
+def _room_shape(room: Room) -> dict:
+    """One room as the list shows it, its people fetched in two queries."""
+    return RoomSerializer(
+        selectors.with_people(Room.objects.filter(pk=room.pk)).get()
+    ).data
+
+
 def _throttled(exc: RateLimited) -> Throttled:
     return Throttled(wait=exc.retry_after_secs, detail=str(exc))
 
@@ -114,7 +121,7 @@ class RoomListCreateView(generics.ListAPIView):
             raise ValidationError({"slug": [str(exc)]}) from exc
         except RateLimited as exc:
             raise _throttled(exc) from exc
-        return Response(RoomSerializer(room).data, status=status.HTTP_201_CREATED)
+        return Response(_room_shape(room), status=status.HTTP_201_CREATED)
 
 
 class RoomMessagesView(generics.ListAPIView):
@@ -199,7 +206,7 @@ class InvitationAcceptView(generics.GenericAPIView):
             room = services.invitation_accept(invitation_id=pk, user=request.user)
         except InvitationNotFound as exc:
             raise NotFound(str(exc)) from exc
-        return Response(RoomSerializer(room).data)
+        return Response(_room_shape(room))
 
 
 class InvitationDeclineView(generics.GenericAPIView):
