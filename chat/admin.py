@@ -1,15 +1,24 @@
-"""Admin for chat rooms, members and messages (text escaped, as Django does)."""
+"""Admin for chat rooms, members, invitations and messages (text escaped, as
+Django does)."""
 
 from django.contrib import admin
 from django.utils.text import Truncator
 
-from chat.models import Membership, Message, Room
+from chat.models import Invitation, Membership, Message, Room
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     raw_id_fields = ("user",)
     readonly_fields = ("joined_at",)
+    extra = 0
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    fk_name = "room"
+    raw_id_fields = ("invitee", "inviter")
+    readonly_fields = ("created_at", "answered_at")
     extra = 0
 
 
@@ -20,7 +29,7 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name")
     raw_id_fields = ("support_user", "created_by")
     readonly_fields = ("created_at",)
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, InvitationInline]
 
 
 @admin.register(Message)

@@ -14,13 +14,20 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from chat import presence, selectors, services
-from chat.errors import InvalidInput, MessageNotFound, RoomForbidden, RoomNotFound
+from chat.errors import (
+    InvalidInput,
+    MessageNotFound,
+    RateLimited,
+    RoomForbidden,
+    RoomNotFound,
+)
 from chat.models import Room
 from chat.serializers import message_payload
 from realtime import groups, publish
 from realtime.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
+    CLOSE_RATE_LIMITED,
     HubConsumer,
     RateWindow,
     Refused,
@@ -73,6 +80,8 @@ class ChatConsumer(HubConsumer):
             raise Refused(CLOSE_NOT_FOUND, str(exc)) from exc
         except RoomForbidden as exc:
             raise Refused(CLOSE_FORBIDDEN, str(exc)) from exc
+        except RateLimited as exc:  # a new room past CHAT_ROOM_CREATE_RATE
+            raise Refused(CLOSE_RATE_LIMITED, str(exc)) from exc
         self.room = room
         self.message_rate = RateWindow(settings.CHAT_MESSAGES_PER_MIN)
         self.typing_at = float("-inf")

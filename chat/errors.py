@@ -25,3 +25,21 @@ class MessageNotFound(ChatError):
 
 class InvalidInput(ChatError):
     """Bad text, slug or member list."""
+
+
+class CannotInvite(ChatError):
+    """No such user, or one who cannot be invited here: the same error for both,
+    so that answers never tell which usernames exist."""
+
+
+class InvitationNotFound(ChatError):
+    """No pending invitation with that id for this user."""
+
+
+class RateLimited(ChatError):
+    """Too many rooms or invitations in the window; ``retry_after_secs`` says when
+    the next one is allowed."""
+
+    def __init__(self, message: str, *, retry_after_secs: int) -> None:
+        super().__init__(message)
+        self.retry_after_secs = retry_after_secs

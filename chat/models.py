@@ -128,3 +128,63 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.pk}"
+
+
+class Invitation(models.Model):
+    """An invitation to a private room. The invitee becomes a member only by
+    accepting it; until then the room stays closed to them and its mentions do not
+    reach them.
+
+    Answered invitations are kept (accepted or declined): a declined one means a
+    later invitation to that room is not announced to the invitee again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="invitations", help_text="Room."
+    )
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_invitations",
+        help_text="Who is invited.",
+    )
+    inviter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who invited them (empty once that user is deleted).",
+    )
+    status = models.CharField(
+        max_length=8,
+        choices=Status.choices,
+        default=Status.PENDING,
+        help_text="Pending until the invitee accepts or declines.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the invitee accepted or declined."
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One pending invitation per room and invitee: inviting again is a no-op.
+            models.UniqueConstraint(
+                fields=["room", "invitee"],
+                condition=models.Q(status="pending"),
+                name="chat_invitation_pending_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["invitee", "status"], name="chat_invitation_invitee")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitee_id} to {self.room_id} ({self.status})"

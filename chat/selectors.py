@@ -1,9 +1,10 @@
-"""Reads of chat rooms and messages, and who may enter a room."""
+"""Reads of chat rooms, invitations and messages, and who may enter a room."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from chat.models import Membership, Message, Room
+from chat.models import SUPPORT_PREFIX, Invitation, Membership, Message, Room
 
 
 def room_may_enter(*, room: Room, user: AbstractBaseUser) -> bool:
@@ -30,6 +31,21 @@ def rooms_visible(*, user: AbstractBaseUser) -> QuerySet[Room]:
         .distinct()
         .select_related("support_user")
         .order_by("slug")
+    )
+
+
+def with_people(rooms: QuerySet[Room]) -> QuerySet[Room]:
+    """``rooms`` with their members and pending invitees fetched in two queries
+    (what the room shape shows), the latter as ``pending_invitations``."""
+    return rooms.prefetch_related(
+        "memberships__user",
+        Prefetch(
+            "invitations",
+            queryset=Invitation.objects.filter(
+                status=Invitation.Status.PENDING
+            ).select_related("invitee"),
+            to_attr="pending_invitations",
+        ),
     )
 
 
@@ -61,3 +77,60 @@ def messages_recent(*, room: Room, limit: int) -> list[Message]:
 
 def message_in_room(*, room: Room, message_id: int) -> bool:
     return Message.objects.filter(room=room, pk=message_id).exists()
+
+
+# --- Invitations --------------------------------------------------------------------
+
+
+def invitable_user(*, room: Room, username: str) -> AbstractBaseUser | None:
+    """The active user of that name if not a member of the room yet, else None."""
+    return (
+        get_user_model()
+        .objects.filter(username=username, is_active=True)
+        .exclude(chat_memberships__room=room)
+        .first()
+    )
+
+
+def invitations_pending(*, user: AbstractBaseUser) -> QuerySet[Invitation]:
+    """The user's unanswered invitations, newest first."""
+    return (
+        Invitation.objects.filter(invitee_id=user.pk, status=Invitation.Status.PENDING)
+        .select_related("room", "inviter")
+        .order_by("-id")
+    )
+
+
+def invitation_pending_to(*, room: Room, invitee: AbstractBaseUser) -> Invitation:
+    return Invitation.objects.select_related("room", "invitee").get(
+        room=room, invitee=invitee, status=Invitation.Status.PENDING
+    )
+
+
+def invitation_pending_for_update(
+    *, invitation_id: int, invitee: AbstractBaseUser
+) -> Invitation | None:
+    """The invitee's pending invitation, row-locked; None for any other id."""
+    return (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("room")
+        .filter(pk=invitation_id, invitee_id=invitee.pk)
+        .filter(status=Invitation.Status.PENDING)
+        .first()
+    )
+
+
+def invitation_declined_before(*, room: Room, invitee_id: int) -> bool:
+    return Invitation.objects.filter(
+        room=room, invitee_id=invitee_id, status=Invitation.Status.DECLINED
+    ).exists()
+
+
+def support_room_of_another(*, slug: str, user: AbstractBaseUser) -> bool:
+    """Whether ``slug`` names a support room that ``user`` may not enter (theirs
+    or staff's): true whether or not it exists, so callers can refuse alike."""
+    return (
+        slug.startswith(SUPPORT_PREFIX)
+        and not user.is_staff
+        and slug.removeprefix(SUPPORT_PREFIX) != user.get_username()
+    )

@@ -8,12 +8,16 @@ from chat.models import (
     ROOM_NAME_MAX_CHARS,
     ROOM_SLUG_MAX_CHARS,
     SUPPORT_PREFIX,
+    Invitation,
     Message,
     Room,
     room_slug_validator,
 )
 from hub.fields import StrictCharField
 from notifications.serializers import iso
+
+# One answer for a name that is no user and for a user who cannot be invited.
+CANNOT_INVITE = "No user of that name can be invited."
 
 
 def message_payload(message: Message) -> dict:
@@ -51,23 +55,36 @@ class MessageSerializer(serializers.ModelSerializer):
 class RoomSerializer(serializers.ModelSerializer):
     """A room as GET/POST /api/chat/rooms/ show it.
 
-    ``members`` lists a private room's members; public rooms, open to everyone,
-    show null.
+    ``members`` lists a private room's members and ``invited`` those invited who
+    have not answered yet; public rooms, open to everyone, show null for both.
     """
 
     private = serializers.BooleanField(source="is_private")
     support = serializers.BooleanField(source="is_support")
     members = serializers.SerializerMethodField()
+    invited = serializers.SerializerMethodField()
 
     class Meta:
         model = Room
-        fields = ["slug", "name", "private", "support", "members", "created_at"]
+        fields = [
+            "slug", "name", "private", "support", "members", "invited", "created_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_members(self, room: Room) -> list[str] | None:
         if not room.is_private:
             return None
         return sorted(m.user.get_username() for m in room.memberships.all())
+
+    def get_invited(self, room: Room) -> list[str] | None:
+        if not room.is_private:
+            return None
+        pending = getattr(room, "pending_invitations", None)
+        if pending is None:  # not prefetched (selectors.with_people)
+            pending = room.invitations.filter(
+                status=Invitation.Status.PENDING
+            ).select_related("invitee")
+        return sorted(i.invitee.get_username() for i in pending)
 
 
 class RoomCreateSerializer(serializers.Serializer):
@@ -83,8 +100,9 @@ class RoomCreateSerializer(serializers.Serializer):
         required=False,
         default=list,
         max_length=settings.CHAT_ROOM_MAX_MEMBERS,
-        help_text="Usernames of a private room's members (the creator is one "
-        "anyway); at most CHAT_ROOM_MAX_MEMBERS.",
+        help_text="Usernames to invite to a private room (the creator is its "
+        "member anyway); each gets an invitation to accept. At most "
+        "CHAT_ROOM_MAX_MEMBERS.",
     )
 
     def validate_slug(self, value: str) -> str:
@@ -96,16 +114,22 @@ class RoomCreateSerializer(serializers.Serializer):
         return value
 
     def validate_members(self, value: list[str]) -> list[int]:
-        names = sorted(set(value))
+        """Usernames -> ids of active users. An unknown name and an inactive
+        user's get the same error, keyed by position, so that answers never tell
+        which usernames exist."""
         found = dict(
             get_user_model()
-            .objects.filter(username__in=names, is_active=True)
+            .objects.filter(username__in=set(value), is_active=True)
             .values_list("username", "pk")
         )
-        missing = [n for n in names if n not in found]
-        if missing:
-            raise serializers.ValidationError(f"Unknown usernames: {missing}.")
-        return sorted(found.values())
+        errors = {
+            index: [CANNOT_INVITE]
+            for index, name in enumerate(value)
+            if name not in found
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return sorted(set(found.values()))
 
     def validate(self, attrs: dict) -> dict:
         if attrs["members"] and not attrs["private"]:
@@ -113,3 +137,31 @@ class RoomCreateSerializer(serializers.Serializer):
                 {"members": "Only private rooms have a member list."}
             )
         return attrs
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as the invitee and the inviter see it."""
+
+    room = serializers.CharField(source="room.slug")
+    room_name = serializers.CharField(source="room.name")
+    inviter = serializers.CharField(
+        source="inviter.username", allow_null=True, default=None
+    )
+    invitee = serializers.CharField(source="invitee.username")
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "room",
+            "room_name",
+            "inviter",
+            "invitee",
+            "status",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=150)

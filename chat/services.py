@@ -1,4 +1,5 @@
-"""Writes of chat: rooms, joins, messages, read marks, and the notifications they cause.
+"""Writes of chat: rooms, joins, invitations, messages, read marks, and the
+notifications they cause.
 
 Every function stores first and publishes after the commit through
 :mod:`realtime.publish`; consumers and views call these and translate the errors of
@@ -12,17 +13,27 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from redis.exceptions import RedisError
 
-from chat import presence, selectors
+from chat import limits, presence, selectors
 from chat.errors import (
+    CannotInvite,
     InvalidInput,
+    InvitationNotFound,
     MessageNotFound,
     RoomExists,
     RoomForbidden,
     RoomNotFound,
 )
-from chat.models import ROOM_SLUG_RE, SUPPORT_PREFIX, Membership, Message, Room
+from chat.models import (
+    ROOM_SLUG_RE,
+    SUPPORT_PREFIX,
+    Invitation,
+    Membership,
+    Message,
+    Room,
+)
 from chat.serializers import message_frame
 from notifications import services as notifications
 from notifications.models import TITLE_MAX_CHARS
@@ -42,28 +53,40 @@ def room_create(
     slug: str,
     name: str = "",
     private: bool = False,
-    member_ids: list[int] | None = None,
+    invitee_ids: list[int] | None = None,
 ) -> Room:
-    """Create a room; the creator is its first member.
+    """Create a room; the creator is its first member, and each of ``invitee_ids``
+    (active users, private rooms only) gets an invitation, not a membership.
 
-    Public rooms need staff, or CHAT_USERS_MAY_CREATE_PUBLIC_ROOMS. Raises
-    RoomForbidden, RoomExists, InvalidInput (support-room names are the hub's).
+    Public rooms need staff, or CHAT_USERS_MAY_CREATE_PUBLIC_ROOMS. The room counts
+    against CHAT_ROOM_CREATE_RATE, each invitee against CHAT_INVITATIONS_RATE.
+    Raises RoomForbidden, RoomExists, InvalidInput
+    (support-room names are the hub's), RateLimited.
     """
     if slug.startswith(SUPPORT_PREFIX):
         raise InvalidInput(f"Names starting with {SUPPORT_PREFIX!r} are support rooms.")
     if not private and not _may_create_public(creator):
         raise RoomForbidden("Only staff may create public rooms.")
+    invitee_ids = sorted(set(invitee_ids or ()) - {creator.pk})
+    if invitee_ids and not private:
+        raise InvalidInput("Only private rooms have invitations.")
+    _limit_room_creation(creator)
+    if invitee_ids:
+        _limit_invitations(creator, len(invitee_ids))
     try:
         with transaction.atomic():
             room = Room.objects.create(
                 slug=slug, name=name or slug, is_private=private, created_by=creator
             )
-            ids = {creator.pk, *(member_ids or [])}
-            Membership.objects.bulk_create(
-                Membership(room=room, user_id=uid) for uid in sorted(ids)
+            Membership.objects.create(room=room, user=creator)
+            invitations = Invitation.objects.bulk_create(
+                Invitation(room=room, invitee_id=uid, inviter=creator)
+                for uid in invitee_ids
             )
     except IntegrityError as exc:
         raise RoomExists(f"A room named {slug!r} already exists.") from exc
+    for invitation in invitations:
+        _announce_on_commit(invitation)
     return room
 
 
@@ -85,6 +108,7 @@ def room_join(*, slug: str, user: AbstractBaseUser) -> Room:
         except Room.DoesNotExist:
             if not _may_create_public(user):
                 raise RoomNotFound(f"No room {slug!r}.") from None
+            _limit_room_creation(user)
             room, _ = Room.objects.get_or_create(
                 slug=slug, defaults={"name": slug, "created_by": user}
             )
@@ -96,6 +120,24 @@ def room_join(*, slug: str, user: AbstractBaseUser) -> Room:
 
 def _may_create_public(user: AbstractBaseUser) -> bool:
     return user.is_staff or settings.CHAT_USERS_MAY_CREATE_PUBLIC_ROOMS
+
+
+def _limit_room_creation(user: AbstractBaseUser) -> None:
+    limits.check(
+        done=Room.objects.filter(created_by_id=user.pk),
+        rate=settings.CHAT_ROOM_CREATE_RATE,
+        units=1,
+        message=f"Too many rooms created (at most {settings.CHAT_ROOM_CREATE_RATE}).",
+    )
+
+
+def _limit_invitations(user: AbstractBaseUser, units: int) -> None:
+    limits.check(
+        done=Invitation.objects.filter(inviter_id=user.pk),
+        rate=settings.CHAT_INVITATIONS_RATE,
+        units=units,
+        message=f"Too many invitations (at most {settings.CHAT_INVITATIONS_RATE}).",
+    )
 
 
 def _support_room(slug: str, user: AbstractBaseUser) -> Room:
@@ -121,6 +163,97 @@ def _support_room(slug: str, user: AbstractBaseUser) -> Room:
         if created:
             Membership.objects.create(room=room, user=owner)
     return room
+
+
+# --- Invitations --------------------------------------------------------------------
+
+
+def invitation_create(
+    *, room: Room, inviter: AbstractBaseUser, username: str
+) -> tuple[Invitation, bool]:
+    """Invite ``username`` to a private room the inviter is a member of; returns
+    the invitation and whether it is new (inviting again returns the pending one,
+    and announces nothing).
+
+    Raises RoomForbidden (not a member; support rooms invite nobody), InvalidInput
+    (a public room), RateLimited (past CHAT_INVITATIONS_RATE), CannotInvite: no
+    active user of that name, or a member already (the inviter too), one error
+    for both so that nobody learns which names exist.
+    """
+    if room.is_support:
+        raise RoomForbidden("Support rooms admit their user and staff; nobody else.")
+    if not selectors.room_may_enter(room=room, user=inviter):
+        raise RoomForbidden("This room is private.")
+    if not room.is_private:
+        raise InvalidInput("Public rooms are open to everyone; nobody is invited.")
+    _limit_invitations(inviter, 1)
+    invitee = selectors.invitable_user(room=room, username=username)
+    if invitee is None:  # the inviter is a member, so never invites themselves
+        raise CannotInvite("No user of that name can be invited to this room.")
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                room=room, invitee=invitee, inviter=inviter
+            )
+    except IntegrityError:  # already invited: chat_invitation_pending_once
+        return selectors.invitation_pending_to(room=room, invitee=invitee), False
+    _announce_on_commit(invitation)
+    return invitation, True
+
+
+def invitation_accept(*, invitation_id: int, user: AbstractBaseUser) -> Room:
+    """The invitee accepts: from now on a member. Raises InvitationNotFound for an
+    id that is not a pending invitation of this user."""
+    with transaction.atomic():
+        invitation = _answer(invitation_id, user, Invitation.Status.ACCEPTED)
+        Membership.objects.get_or_create(room=invitation.room, user=user)
+    return invitation.room
+
+
+def invitation_decline(*, invitation_id: int, user: AbstractBaseUser) -> None:
+    """The invitee declines; later invitations to that room are not announced to
+    them. Raises InvitationNotFound as invitation_accept does."""
+    with transaction.atomic():
+        _answer(invitation_id, user, Invitation.Status.DECLINED)
+
+
+def _answer(invitation_id: int, user: AbstractBaseUser, status: str) -> Invitation:
+    """Lock the user's pending invitation (an accept and a decline at once: one
+    wins, the other finds nothing pending) and record the answer."""
+    invitation = selectors.invitation_pending_for_update(
+        invitation_id=invitation_id, invitee=user
+    )
+    if invitation is None:
+        raise InvitationNotFound("No such invitation.")
+    invitation.status = status
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+    return invitation
+
+
+def _announce_on_commit(invitation: Invitation) -> None:
+    publish.on_commit(lambda: _announce(invitation))
+
+
+def _announce(invitation: Invitation) -> None:
+    """One notification, "X invited you to #room", unless the invitee has declined
+    an invitation to this room before (so a decline ends the asking)."""
+    room, invitee_id = invitation.room, invitation.invitee_id
+    if selectors.invitation_declined_before(room=room, invitee_id=invitee_id):
+        return
+    who = invitation.inviter.get_username() if invitation.inviter else "Someone"
+    notifications.notify(
+        recipients=[invitee_id],
+        title=f"{who} invited you to #{room.name or room.slug}"[:TITLE_MAX_CHARS],
+        body="Accept the invitation to enter the room, or decline it.",
+        category="chat",
+        url=settings.CHAT_ROOM_URL.format(slug=room.slug),
+        data={"room": room.slug, "invitation_id": invitation.pk},
+        idempotency_key=f"chat:invitation:{invitation.pk}",
+    )
+
+
+# --- Messages -----------------------------------------------------------------------
 
 
 def message_post(*, room: Room, author: AbstractBaseUser, text: str) -> Message:

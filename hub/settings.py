@@ -604,8 +604,30 @@ CHAT_PRESENCE_TTL_SECS = env.float("CHAT_PRESENCE_TTL_SECS", default=30.0)
 CHAT_PRESENCE_HEARTBEAT_SECS = env.float("CHAT_PRESENCE_HEARTBEAT_SECS", default=10.0)
 # Most distinct @mentions of one message that notify anyone.
 CHAT_MENTIONS_MAX = 20
-# Most members a private room is created with (POST /api/chat/rooms/).
+# Most usernames a private room is created with (POST /api/chat/rooms/ `members`);
+# each gets an invitation, counted against CHAT_INVITATIONS_RATE.
 CHAT_ROOM_MAX_MEMBERS = 500
+
+
+def chat_rate(name: str, default: str) -> str:
+    """A DRF-style rate, "<n>/<sec|min|hour|day>", checked at start-up."""
+    rate = env(name, default=default)
+    count, _, period = rate.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period[:1] in ("s", "m", "h", "d")):
+        raise ImproperlyConfigured(
+            f"{name}={rate!r}: write a count and a period, e.g. {default!r} "
+            "(periods: sec, min, hour, day)."
+        )
+    return rate
+
+
+# Rooms one user may create (POST /api/chat/rooms/, or joining a room that does not
+# exist yet), in a sliding window; past it 429 with Retry-After, or close 4429.
+CHAT_ROOM_CREATE_RATE = chat_rate("CHAT_ROOM_CREATE_RATE", "20/hour")
+# Invitations one user may send (each username of a new room's `members`, each
+# POST /api/chat/rooms/{slug}/invitations/ that invites), answered ones included;
+# past it 429 with Retry-After.
+CHAT_INVITATIONS_RATE = chat_rate("CHAT_INVITATIONS_RATE", "50/hour")
 # Where a chat notification links to: the room's page in the web UI.
 CHAT_ROOM_URL = env("CHAT_ROOM_URL", default="/chat/{slug}/")
 

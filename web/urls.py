@@ -37,6 +37,16 @@ urlpatterns = [
     path("topics/<slug:slug>/follow/", views.topic_follow, name="topic-follow"),
     path("preferences/", views.preferences, name="preferences"),
     path("chat/", views.chat_index, name="chat-index"),
+    path(
+        "chat/invitations/<int:invitation_id>/accept/",
+        views.chat_invitation_accept,
+        name="chat-invitation-accept",
+    ),
+    path(
+        "chat/invitations/<int:invitation_id>/decline/",
+        views.chat_invitation_decline,
+        name="chat-invitation-decline",
+    ),
     path("chat/<str:room>/", views.chat_room, name="chat"),
     path("chat/<str:room>/classic/", views.chat_classic, name="chat-classic"),
     path("dashboard/", views.dashboard, name="dashboard"),

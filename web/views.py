@@ -20,6 +20,8 @@ from django.views.decorators.http import (
 )
 
 from chat import selectors as chat_selectors
+from chat import services as chat_services
+from chat.errors import InvitationNotFound
 from chat.models import ROOM_SLUG_RE, Room
 from emails.views import preferences_form
 from notifications import selectors, services
@@ -29,6 +31,9 @@ from notifications.serializers import FeedFilterSerializer
 
 # Notifications per page of the notification center.
 CENTER_PAGE_SIZE = 20
+# Rooms, and pending invitations, the chat page's side bar lists (rooms by slug);
+# GET /api/chat/rooms/ pages through all of them.
+CHAT_SIDEBAR_MAX_ITEMS = 100
 
 # The dashboard's tiles: data-testid="tile-<name>", filled in by dashboard.js.
 DASHBOARD_TILES = [
@@ -162,12 +167,46 @@ def chat_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def chat_room(request: HttpRequest, room: str) -> HttpResponse:
-    """History, live messages, typing, presence and read receipts (chat.js)."""
+    """History, live messages, typing, presence and read receipts (chat.js); for a
+    room the user is invited to, the invitation to accept or decline instead."""
+    invitations = list(
+        chat_selectors.invitations_pending(user=request.user)[:CHAT_SIDEBAR_MAX_ITEMS]
+    )
+    for invitation in invitations:
+        if invitation.room.slug == room:
+            return render(
+                request, "web/chat_invitation.html", {"invitation": invitation}
+            )
     _check_room(request, room)
-    rooms = [r.slug for r in chat_selectors.rooms_visible(user=request.user)]
-    if room not in rooms:  # a new room: the socket creates it on joining
+    visible = chat_selectors.rooms_visible(user=request.user)
+    rooms = [r.slug for r in visible[:CHAT_SIDEBAR_MAX_ITEMS]]
+    if room not in rooms:  # a new room (the socket creates it), or past the limit
         rooms.append(room)
-    return render(request, "web/chat.html", {"room": room, "rooms": sorted(rooms)})
+    context = {"room": room, "rooms": sorted(rooms), "invitations": invitations}
+    return render(request, "web/chat.html", context)
+
+
+@require_POST
+@login_required
+def chat_invitation_accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    try:
+        room = chat_services.invitation_accept(
+            invitation_id=invitation_id, user=request.user
+        )
+    except InvitationNotFound as exc:
+        raise Http404("No such invitation.") from exc
+    return redirect("web:chat", room=room.slug)
+
+
+@require_POST
+@login_required
+def chat_invitation_decline(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    try:
+        chat_services.invitation_decline(invitation_id=invitation_id, user=request.user)
+    except InvitationNotFound as exc:
+        raise Http404("No such invitation.") from exc
+    messages.success(request, "Invitation declined.")
+    return redirect("web:chat-index")
 
 
 @require_GET
@@ -198,6 +237,9 @@ def _check_room(request: HttpRequest, slug: str) -> None:
     """
     if not ROOM_SLUG_RE.fullmatch(slug):
         raise Http404("No such room.")
+    if chat_selectors.support_room_of_another(slug=slug, user=request.user):
+        # Whether or not it exists: the page does not tell which users have one.
+        raise PermissionDenied("A support room admits its user and staff.")
     try:
         room = chat_selectors.room_get(slug=slug)
     except Room.DoesNotExist:

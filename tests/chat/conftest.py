@@ -1,9 +1,12 @@
-"""Chat fixtures: a clean presence store, and sockets that have joined a room."""
+"""Chat fixtures: a clean presence store, sockets that have joined a room, and
+private rooms whose invitees have accepted."""
 
 import pytest
 import redis
 from django.conf import settings
 
+from chat import services
+from chat.models import Invitation, Room
 from tests.conftest import communicator, receive_until
 
 
@@ -66,3 +69,13 @@ async def presence_with(comm, users: list[str], timeout: float = 5.0) -> dict:
         frame = await receive_until(comm, "presence", timeout=timeout)
         if frame["users"] == users:
             return frame
+
+
+def private_room_of(slug: str, creator, *members) -> Room:
+    """A private room of ``creator`` that ``members`` were invited to and joined."""
+    room = services.room_create(
+        creator=creator, slug=slug, private=True, invitee_ids=[m.pk for m in members]
+    )
+    for invitation in Invitation.objects.filter(room=room).select_related("invitee"):
+        services.invitation_accept(invitation_id=invitation.pk, user=invitation.invitee)
+    return room

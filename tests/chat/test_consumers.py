@@ -13,7 +13,7 @@ from django.test import Client
 
 from chat import presence, services
 from chat.consumers import ChatConsumer
-from chat.models import Membership, Message, Room
+from chat.models import Invitation, Membership, Message, Room
 from hub.asgi import application
 from notifications.models import Notification
 from realtime import groups, publish
@@ -21,6 +21,7 @@ from tests.chat.conftest import (
     frames_until_quiet,
     join,
     presence_with,
+    private_room_of,
     refused,
     until_pong,
     without_presence,
@@ -39,9 +40,7 @@ MESSAGE_KEYS = {"type", "id", "message", "username", "user_id", "created_at"}
 
 @database_sync_to_async
 def private_room(slug: str, *members) -> Room:
-    return services.room_create(
-        creator=members[0], slug=slug, private=True, member_ids=[m.pk for m in members]
-    )
+    return private_room_of(slug, *members)
 
 
 @database_sync_to_async
@@ -52,7 +51,12 @@ def post(room_slug: str, author, text: str) -> Message:
 
 @database_sync_to_async
 def chat_notifications(user) -> list[Notification]:
-    return list(Notification.objects.filter(recipient=user, category="chat"))
+    """The user's chat notifications about messages (not invitations)."""
+    return list(
+        Notification.objects.filter(recipient=user, category="chat").exclude(
+            data__has_key="invitation_id"
+        )
+    )
 
 
 async def settled(comm) -> None:
@@ -191,6 +195,24 @@ async def test_connect__unknown_room_refused_4404_with_reason_when_users_may_not
     await comm.disconnect()
 
 
+async def test_connect__new_rooms_past_the_rate_refused_4429_existing_enter(
+    alice, settings
+):
+    settings.CHAT_ROOM_CREATE_RATE = "1/hour"
+    first, _, _ = await join("first-new", alice)
+
+    closed = await refused("second-new", alice)
+    again, _, _ = await join("first-new", alice)  # exists: nothing to create
+
+    assert closed["code"] == 4429
+    assert closed["reason"] == "Too many rooms created (at most 1/hour)."
+    assert not await database_sync_to_async(
+        Room.objects.filter(slug="second-new").exists
+    )()
+    for comm in (first, again):
+        await comm.disconnect()
+
+
 @pytest.mark.parametrize(
     "name", ["has%20space", "-leading-dash", "x" * 65, "caf%C3%A9"]
 )
@@ -208,6 +230,22 @@ async def test_private_room__member_enters_non_member_refused_4403(alice, bob, s
     outsider = await refused("secret", staff)  # staff are not members either
 
     assert outsider["code"] == 4403
+    await comm.disconnect()
+
+
+async def test_private_room__invitee_enters_only_after_accepting(alice, bob):
+    room = await database_sync_to_async(services.room_create)(
+        creator=alice, slug="plans", private=True, invitee_ids=[bob.pk]
+    )
+
+    pending = await refused("plans", bob)
+    invitation = await database_sync_to_async(Invitation.objects.get)(room=room)
+    await database_sync_to_async(services.invitation_accept)(
+        invitation_id=invitation.pk, user=bob
+    )
+    comm, _, _ = await join("plans", bob)
+
+    assert pending["code"] == 4403
     await comm.disconnect()
 
 

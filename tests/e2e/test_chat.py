@@ -166,6 +166,15 @@ async def test_private_room__third_user_refused_4403_members_chat(
         )
     )()
     assert created.status_code == 201, created.text
+    assert created.json()["invited"] == ["bob"]
+
+    def accept_as_bob() -> httpx.Response:
+        bobs = {"Authorization": f"Token {bob.auth_token.key}"}
+        base = webs.live_hub.base_url + "/api/chat/invitations/"
+        [invitation] = httpx.get(base, headers=bobs, timeout=10).json()["results"]
+        return httpx.post(f"{base}{invitation['id']}/accept/", headers=bobs, timeout=10)
+
+    assert (await sync_to_async(accept_as_bob)()).status_code == 200
 
     alice_ws, _, _ = await enter(webs.ws_urls["chat-a"], "pair", alice)
     bob_ws, _, _ = await enter(webs.ws_urls["chat-b"], "pair", bob)

@@ -24,7 +24,8 @@ def world(make_user) -> World:
     of add_notification / add_broadcast, not staff), a holder of
     dashboard.push_metric (a service pushing metrics), and a member of the ops group;
     a notification each for alice and bob; a staff-only topic, a group topic; a
-    private room of alice's, alice's support room; a scheduled broadcast."""
+    private room of alice's that the member is invited to (not yet accepted),
+    alice's support room; a scheduled broadcast."""
     ops = Group.objects.create(name="ops")
     users = {
         "alice": make_user("alice"),
@@ -48,8 +49,11 @@ def world(make_user) -> World:
     Topic.objects.create(slug="ops-only", name="Ops", staff_only=True)
     Topic.objects.create(slug="oncall", name="On call", group=ops)
     Topic.objects.create(slug="deploys", name="Deploys")
-    chat_services.room_create(
-        creator=users["alice"], slug="secret", private=True, member_ids=[]
+    secret = chat_services.room_create(
+        creator=users["alice"],
+        slug="secret",
+        private=True,
+        invitee_ids=[users["member"].pk],
     )
     chat_services.room_join(slug="support-alice", user=users["alice"])
     scheduled = Broadcast.objects.create(
@@ -66,6 +70,7 @@ def world(make_user) -> World:
             recipient=users["bob"], title="for bob"
         ).pk,
         "broadcast": scheduled.pk,
+        "invitation": secret.invitations.get().pk,
     }
     return World(users=users, ids=ids)
 

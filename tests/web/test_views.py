@@ -4,6 +4,7 @@ the dashboard."""
 import pytest
 from django.test import Client
 
+from chat import services as chat_services
 from chat.models import Room
 from emails.models import Preference
 from notifications.models import Notification, Subscription, Topic
@@ -362,3 +363,71 @@ def test_dashboard__non_staff_forbidden(alice_web):
     response = alice_web.get("/dashboard/")
 
     assert response.status_code == 403
+
+
+def test_chat__support_room_of_another_is_403_whether_or_not_it_exists(
+    alice_web, bob, make_user
+):
+    chat_services.room_join(slug="support-bob", user=bob)
+    make_user("carol")  # no support room yet
+
+    codes = {
+        alice_web.get(f"/chat/support-{name}/").status_code
+        for name in ("bob", "carol", "nobody")
+    }
+
+    assert codes == {403}
+
+
+def test_chat__invitee_sees_the_invitation_accepts_then_enters(alice_web, alice, bob):
+    room = chat_services.room_create(
+        creator=bob, slug="plans", name="Plans", private=True, invitee_ids=[alice.pk]
+    )
+    [invitation] = room.invitations.all()
+
+    invited = alice_web.get("/chat/plans/").content.decode()
+    lobby = alice_web.get("/chat/lobby/").content.decode()
+    accepted = alice_web.post(f"/chat/invitations/{invitation.pk}/accept/")
+
+    assert "bob invited you to this private room" in invited
+    assert "hub/chat.js" not in invited
+    assert 'data-chat-invitations>\n      <li><a href="/chat/plans/">' in lobby
+    assert accepted["Location"] == "/chat/plans/"
+    assert "hub/chat.js" in alice_web.get("/chat/plans/").content.decode()
+
+
+def test_chat__invitee_declines_room_stays_closed(alice_web, alice, bob):
+    room = chat_services.room_create(
+        creator=bob, slug="plans", private=True, invitee_ids=[alice.pk]
+    )
+    [invitation] = room.invitations.all()
+
+    declined = alice_web.post(f"/chat/invitations/{invitation.pk}/decline/")
+
+    assert declined["Location"] == "/chat/"
+    assert alice_web.get("/chat/plans/").status_code == 403
+
+
+def test_chat__someone_elses_invitation_is_404(alice_web, bob, staff):
+    room = chat_services.room_create(
+        creator=staff, slug="plans", private=True, invitee_ids=[bob.pk]
+    )
+    [invitation] = room.invitations.all()
+
+    for answer in ("accept", "decline"):
+        response = alice_web.post(f"/chat/invitations/{invitation.pk}/{answer}/")
+        assert response.status_code == 404
+    assert alice_web.get("/chat/plans/").status_code == 403
+
+
+def test_chat__side_bar_lists_at_most_the_limit_of_rooms(alice_web, alice, monkeypatch):
+    monkeypatch.setattr("web.views.CHAT_SIDEBAR_MAX_ITEMS", 2)
+    for slug in ("a-room", "b-room", "c-room"):
+        chat_services.room_join(slug=slug, user=alice)
+
+    html = alice_web.get("/chat/lobby/").content.decode()
+
+    assert 'href="/chat/a-room/"' in html
+    assert 'href="/chat/b-room/"' in html
+    assert 'href="/chat/c-room/"' not in html
+    assert 'href="/chat/lobby/" aria-current="page"' in html
