@@ -26,7 +26,7 @@ from tests.chat.conftest import (
     until_pong,
     without_presence,
 )
-from tests.conftest import PASSWORD, communicator, receive_until, send_raw
+from tests.conftest import communicator, receive_until, send_raw
 from tests.support.write_thread import held_write_thread
 
 # Each test runs on the hub's consumer loop and on channels' stock loop.
@@ -90,7 +90,7 @@ async def test_seed_client__logged_in_page_sends_and_reads_username_message(alic
     chatSocket.send(JSON.stringify({ 'message': text }));
     onmessage: console.log(data.username + ': ' + data.message)."""
     browser = Client()
-    await sync_to_async(browser.login)(username="alice", password=PASSWORD)
+    await sync_to_async(browser.force_login)(alice)
     cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
     comm = WebsocketCommunicator(
         application,

@@ -8,11 +8,12 @@ import redis
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 
 from realtime.tickets import ticket_issue
-from tests.conftest import PASSWORD, communicator
+from tests.conftest import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +43,8 @@ def accepted(message: dict) -> bool:
 
 async def session_cookie(username: str) -> bytes:
     client = Client()
-    assert await sync_to_async(client.login)(username=username, password=PASSWORD)
+    user = await sync_to_async(get_user_model().objects.get)(username=username)
+    await sync_to_async(client.force_login)(user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
