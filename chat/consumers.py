@@ -48,6 +48,15 @@ def _join(slug: str, user) -> Room:
 
 
 @database_read
+def _may_stay(room_id: int, user) -> bool:
+    try:
+        room = selectors.room_get_by_id(room_id=room_id)
+    except Room.DoesNotExist:
+        return False
+    return selectors.room_may_enter(room=room, user=user)
+
+
+@database_read
 def _history(room: Room) -> list[dict]:
     limit = settings.CHAT_HISTORY_ON_CONNECT
     return [
@@ -97,6 +106,11 @@ class ChatConsumer(HubConsumer):
         history = await self.db_call(_history, room)
         self.history_ids = {m["id"] for m in history}
         return [{"type": "history", "messages": history}]
+
+    async def recheck_access(self, user) -> None:
+        """Closed with 4403 once the user may no longer enter the room."""
+        if not await _may_stay(self.room.pk, user):
+            raise Refused(CLOSE_FORBIDDEN, "You may no longer enter this room.")
 
     async def ready(self) -> None:
         await self._presence(presence.ajoin, on_connect=True)

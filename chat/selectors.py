@@ -11,19 +11,25 @@ def room_may_enter(*, room: Room, user: AbstractBaseUser) -> bool:
     """The one access rule, for sockets and HTTP alike.
 
     Public rooms admit every signed-in user; a support room admits its user and
-    staff; other private rooms admit their members.
+    staff, and nobody else (a staff member who joined one keeps the membership
+    row after losing staff, not the access); other private rooms admit their
+    members.
     """
     if not room.is_private:
         return True
-    if room.is_support and (user.is_staff or room.support_user_id == user.pk):
-        return True
+    if room.is_support:
+        return user.is_staff or room.support_user_id == user.pk
     return Membership.objects.filter(room=room, user_id=user.pk).exists()
 
 
 def rooms_visible(*, user: AbstractBaseUser) -> QuerySet[Room]:
     """Rooms the user may enter: public ones, their private ones, and for staff
     every support room."""
-    rule = Q(is_private=False) | Q(memberships__user_id=user.pk)
+    rule = (
+        Q(is_private=False)
+        | Q(memberships__user_id=user.pk, support_user__isnull=True)
+        | Q(support_user_id=user.pk)
+    )
     if user.is_staff:
         rule |= Q(support_user__isnull=False)
     return (
@@ -54,13 +60,23 @@ def room_get(*, slug: str) -> Room:
     return Room.objects.select_related("support_user").get(slug=slug)
 
 
+def room_get_by_id(*, room_id: int) -> Room:
+    """A room by id; ``Room.DoesNotExist`` if none."""
+    return Room.objects.select_related("support_user").get(pk=room_id)
+
+
 def member_ids(*, room: Room, user_ids: set[int]) -> set[int]:
-    """Those of ``user_ids`` who are members of the room."""
-    return set(
-        Membership.objects.filter(room=room, user_id__in=user_ids).values_list(
-            "user_id", flat=True
+    """Those of ``user_ids`` who are members of the room and may still enter it.
+
+    A support room makes staff members when they join; one who is no longer
+    staff keeps the row but not the access (:func:`room_may_enter`).
+    """
+    members = Membership.objects.filter(room=room, user_id__in=user_ids)
+    if room.is_support:
+        members = members.filter(
+            Q(user__is_staff=True) | Q(user_id=room.support_user_id)
         )
-    )
+    return set(members.values_list("user_id", flat=True))
 
 
 def messages_newest_first(*, room: Room) -> QuerySet[Message]:

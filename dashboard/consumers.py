@@ -21,8 +21,7 @@ class DashboardConsumer(HubConsumer):
     # Not inline: a handful of staff sockets, one event every 2 s.
 
     async def opened(self, user) -> list[dict]:
-        if not user.is_staff:
-            raise Refused(CLOSE_FORBIDDEN, "the dashboard is for staff")
+        await self.recheck_access(user)
         await self.join(groups.DASHBOARD)
         try:
             return [await _snapshot()]
@@ -30,6 +29,10 @@ class DashboardConsumer(HubConsumer):
             # The next Beat push (every 2 s) brings one once Redis is back.
             logger.warning("dashboard snapshot on connect unavailable", exc_info=True)
             return []
+
+    async def recheck_access(self, user) -> None:
+        if not user.is_staff:
+            raise Refused(CLOSE_FORBIDDEN, "the dashboard is for staff")
 
     # --- channel-layer events (see realtime.groups) -------------------------------
 

@@ -30,7 +30,7 @@ SEEN_MAX_IDS = 100
 
 @database_read
 def _hello(user) -> dict:
-    state = selectors.socket_state(user_id=user.pk)
+    state = selectors.socket_state(user=user)
     return {
         "type": "hello",
         "user": {"id": user.pk, "username": user.get_username()},
@@ -44,6 +44,11 @@ def _hello(user) -> dict:
 def _after(user_id: int, last_id: int, limit: int) -> list[dict]:
     rows = selectors.notifications_after(user_id=user_id, last_id=last_id, limit=limit)
     return [notification_payload(n) for n in rows]
+
+
+@database_read
+def _topics_still_followable(user, slugs: list[str]) -> set[str]:
+    return selectors.topic_slugs_may_follow(user=user, slugs=slugs)
 
 
 @database_read
@@ -99,6 +104,25 @@ class NotificationConsumer(HubConsumer):
         for slug in hello["topics"]:
             await self.join(groups.topic(slug))
         return [hello]
+
+    def revocation_group(self, user) -> str:
+        return groups.user(user.pk)  # joined anyway: no second subscription
+
+    async def recheck_access(self, user) -> None:
+        """Leave each topic the user may no longer follow (or that is gone)."""
+        joined = [
+            slug
+            for group in sorted(self.joined_groups)
+            if (slug := groups.topic_slug_of(group)) is not None
+        ]
+        if not joined:
+            return
+        allowed = await _topics_still_followable(user, joined)
+        for slug in joined:
+            if slug not in allowed and await self.leave(groups.topic(slug)):
+                await self.send_json(
+                    {"type": "unsubscribed", "topic": slug, "reason": "revoked"}
+                )
 
     async def frame_subscribe(self, frame: dict) -> None:
         slug = require_str(frame, "topic", max_chars=64)

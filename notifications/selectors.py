@@ -50,8 +50,9 @@ def notification_unread_count(*, user_id: int) -> int:
 
 
 # A socket's first frame in one round trip: the unread count, the resume
-# point and the followed topics (one row per topic; a user following none gets
-# the first row alone, with a NULL slug).
+# point and the topics followed and still allowed (the rule of
+# subscription_allowed; one row per topic; a user with none gets the first row
+# alone, with a NULL slug). {user_groups} is the user model's group table.
 _SOCKET_STATE_SQL = """
 SELECT
     (SELECT unread FROM notifications_unreadcount WHERE user_id = %s),
@@ -62,7 +63,10 @@ FROM (SELECT 1) AS one
 LEFT JOIN (
     SELECT t.slug FROM notifications_subscription s
     JOIN notifications_topic t ON t.id = s.topic_id
-    WHERE s.user_id = %s
+    WHERE s.user_id = %s AND (%s OR (NOT t.staff_only AND (
+        t.group_id IS NULL
+        OR t.group_id IN (SELECT g.group_id FROM {user_groups} g WHERE g.user_id = %s)
+    )))
 ) AS followed ON TRUE
 ORDER BY followed.slug
 """
@@ -75,11 +79,16 @@ class SocketState:
     topics: list[str]
 
 
-def socket_state(*, user_id: int) -> SocketState:
+def socket_state(*, user) -> SocketState:
     """What a socket's ``hello`` carries, in one query: a connect storm's
-    cost is mostly round trips to the database (docs/PERFORMANCE.md)."""
+    cost is mostly round trips to the database (docs/PERFORMANCE.md). The
+    topics are those the user follows and may still follow (a follow row
+    outlives the access that made it): what the socket joins."""
+    sql = _SOCKET_STATE_SQL.format(
+        user_groups=get_user_model().groups.through._meta.db_table
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_SOCKET_STATE_SQL, [user_id, user_id, user_id])
+        cursor.execute(sql, [user.pk, user.pk, user.pk, user.is_staff, user.pk])
         rows = cursor.fetchall()
     unread, last_id, _ = rows[0]
     return SocketState(
@@ -150,6 +159,39 @@ def notification_get_own(*, user_id: int, notification_id: int) -> Notification:
 # --- Topics -----------------------------------------------------------------------
 
 
+def subscription_allowed() -> Q:
+    """Subscription rows whose user may follow their topic now (the rule of
+    :func:`topic_may_follow`, as a filter). A row outlives the access that let
+    it be made (the user left the topic's group, or lost staff): every audience
+    query applies this, so such a row reaches nobody until access comes back."""
+    in_group = Exists(
+        get_user_model().groups.through.objects.filter(
+            user_id=OuterRef("user_id"), group_id=OuterRef("topic__group_id")
+        )
+    )
+    return Q(user__is_staff=True) | (
+        Q(topic__staff_only=False) & (Q(topic__group__isnull=True) | Q(in_group))
+    )
+
+
+def _followable_by(user) -> Q:
+    """Topics ``user`` may follow (the rule of :func:`topic_may_follow`)."""
+    if user.is_staff:
+        return Q()
+    return Q(staff_only=False) & (
+        Q(group__isnull=True) | Q(group__in=user.groups.all())
+    )
+
+
+def topic_slugs_may_follow(*, user, slugs: list[str]) -> set[str]:
+    """Which of ``slugs`` name topics that exist and ``user`` may follow."""
+    return set(
+        Topic.objects.filter(_followable_by(user), slug__in=slugs).values_list(
+            "slug", flat=True
+        )
+    )
+
+
 def topic_may_follow(*, user, topic: Topic) -> bool:
     """Staff may follow anything; others what is neither staff-only nor in a group
     they are not in."""
@@ -162,16 +204,15 @@ def topic_may_follow(*, user, topic: Topic) -> bool:
 
 def topics_visible(*, user) -> QuerySet[Topic]:
     """Topics the user may follow, each annotated with ``subscribed``."""
-    qs = Topic.objects.all()
-    if not user.is_staff:
-        qs = qs.filter(staff_only=False).filter(
-            Q(group__isnull=True) | Q(group__in=user.groups.all())
+    return (
+        Topic.objects.filter(_followable_by(user))
+        .annotate(
+            subscribed=Exists(
+                Subscription.objects.filter(topic=OuterRef("pk"), user_id=user.pk)
+            )
         )
-    return qs.annotate(
-        subscribed=Exists(
-            Subscription.objects.filter(topic=OuterRef("pk"), user_id=user.pk)
-        )
-    ).order_by("slug")
+        .order_by("slug")
+    )
 
 
 def topic_get(*, slug: str) -> Topic:
@@ -199,6 +240,7 @@ def topic_followed(*, user_id: int, slug: str) -> bool:
 
 
 def topic_slugs_followed(*, user_id: int) -> list[str]:
+    """Every topic the user follows, whether or not they may still follow it."""
     return list(
         Subscription.objects.filter(user_id=user_id)
         .order_by("topic__slug")
@@ -211,7 +253,9 @@ def broadcast_audience_chunk(
 ) -> list[int]:
     """The next ``limit`` user ids a broadcast reaches, ascending, after one id.
 
-    A topic's active followers, or every active user when ``topic_id`` is None.
+    A topic's active followers who may still follow it
+    (:func:`subscription_allowed`), or every active user when ``topic_id`` is
+    None.
     Keyset pagination: each chunk is one short index range query, and a re-run
     walks the same order.
     """
@@ -225,7 +269,10 @@ def broadcast_audience_chunk(
     else:
         qs = (
             Subscription.objects.filter(
-                topic_id=topic_id, user__is_active=True, user_id__gt=after_user_id
+                subscription_allowed(),
+                topic_id=topic_id,
+                user__is_active=True,
+                user_id__gt=after_user_id,
             )
             .order_by("user_id")
             .values_list("user_id", flat=True)
@@ -244,7 +291,10 @@ def broadcast_audience_among(*, topic_id: int | None, user_ids: set[int]) -> lis
             found += qs.values_list("pk", flat=True)
         else:
             qs = Subscription.objects.filter(
-                topic_id=topic_id, user__is_active=True, user_id__in=part
+                subscription_allowed(),
+                topic_id=topic_id,
+                user__is_active=True,
+                user_id__in=part,
             )
             found += qs.values_list("user_id", flat=True)
     return sorted(found)

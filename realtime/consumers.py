@@ -23,6 +23,11 @@ and must send ``{"type": "auth", "token": <connection token>}`` first, within
 ``WS_AUTH_TIMEOUT_SECS``. A socket signed in by a connection token is closed
 with 4401 when the token expires, unless an ``auth`` frame with a newer token
 for the same subscriber extends it.
+
+Revocation (docs/SECURITY.md): every signed-in socket is in a group where its
+user's access changes are published (:meth:`HubConsumer.revocation_group`); on
+``access.changed`` it signs its user in again from its credential and asks the
+subclass to re-check the rest (:meth:`HubConsumer.recheck_access`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from hub import metrics
-from realtime import frames, per_user, security
+from realtime import frames, groups, per_user, security
 from realtime.frames import FrameError, RateWindow
 from realtime.loop import InboxLoop
 
@@ -129,6 +134,8 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         if claims is not None:
             self._token_sub = claims["sub"]
             self._expire_at(claims["exp"])
+        # Before the subclass checks access: a revocation from now on is heard.
+        await self.join(self.revocation_group(user))
         try:
             return await self.opened(user)
         except Refused:
@@ -335,6 +342,42 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
     async def layer_reconnected(self, event: dict) -> None:
         """The channel layer was deaf for a while (realtime.layer): a consumer
         whose client must not miss what was published meanwhile fetches it."""
+
+    # --- revocation: access checked again on open sockets (docs/SECURITY.md) ------
+
+    def revocation_group(self, user) -> str:
+        """Where ``access.changed`` for this socket's user is published."""
+        return groups.user_access(user.pk)
+
+    async def recheck_access(self, user) -> None:
+        """A subclass's hook: ``user`` (as the database has it now) is still
+        signed in; leave what it may no longer see, or raise :class:`Refused`
+        to close the socket."""
+
+    async def access_changed(self, event: dict) -> None:
+        """A revocation may concern this socket: its user, its sign-in (a
+        session that ended, an API token deleted), or a topic or room it is in."""
+        if self.user is None or self._closed:
+            return
+        credential = event.get("credential")
+        if credential is not None and credential == security.scope_fingerprint(
+            self.scope
+        ):
+            await self._revoke(CLOSE_NOT_AUTHENTICATED, "signed out")
+            return
+        user = await security.user_still_signed_in(self.scope, self.user.pk)
+        if user is None:
+            await self._revoke(CLOSE_NOT_AUTHENTICATED, "access revoked")
+            return
+        self.user = user
+        try:
+            await self.recheck_access(user)
+        except Refused as refused:
+            await self._revoke(refused.code, refused.reason)
+
+    async def _revoke(self, code: int, reason: str) -> None:
+        metrics.SOCKETS_REFUSED.labels(code=str(code)).inc()
+        await self.close(code, reason)
 
 
 class UnknownPathConsumer(AsyncWebsocketConsumer):

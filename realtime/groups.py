@@ -27,6 +27,10 @@ CHAT_MESSAGE = "chat.message"
 CHAT_SIGNAL = "chat.signal"
 DASHBOARD_STATS = "dashboard.stats"
 DASHBOARD_METRIC = "dashboard.metric"
+# No frames: the sockets that get it re-check their access (docs/SECURITY.md,
+# "Revocation"); ``credential`` names one sign-in (a session, an API token)
+# whose sockets close at once.
+ACCESS_CHANGED = "access.changed"
 
 EVENT_TYPES = frozenset(
     {
@@ -38,6 +42,7 @@ EVENT_TYPES = frozenset(
         CHAT_SIGNAL,
         DASHBOARD_STATS,
         DASHBOARD_METRIC,
+        ACCESS_CHANGED,
     }
 )
 
@@ -67,6 +72,12 @@ def user(user_id: int) -> str:
     return checked(f"{user_prefix()}{int(user_id)}")
 
 
+def user_access(user_id: int) -> str:
+    """Every socket of one user that is not in ``user.<id>`` (chat, dashboard):
+    where their access changes are published too."""
+    return checked(f"access.{int(user_id)}")
+
+
 def user_prefix() -> str:
     """What every user group name starts with (to list them by pattern)."""
     return "user."
@@ -75,6 +86,11 @@ def user_prefix() -> str:
 def topic(slug: str) -> str:
     """Every socket subscribed to a topic."""
     return checked(f"topic.{slug}")
+
+
+def topic_slug_of(group: str) -> str | None:
+    """The slug of a ``topic.<slug>`` group name; None for other groups."""
+    return group.removeprefix("topic.") if group.startswith("topic.") else None
 
 
 def chat(room_slug: str) -> str:

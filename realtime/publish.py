@@ -321,3 +321,29 @@ def dashboard_stats(snapshot: dict) -> bool:
 def dashboard_metric(frame: dict) -> bool:
     """Push a custom metric's ``metric`` frame to every dashboard socket."""
     return send(groups.DASHBOARD, message(groups.DASHBOARD_METRIC, [frame]))
+
+
+# --- Revocation (docs/SECURITY.md) ------------------------------------------------
+# No frames: each socket that gets ``access.changed`` signs its user in again and
+# re-checks what it is in, closing or leaving a topic where access is gone.
+
+
+def _access_changed(credential: str | None = None) -> dict:
+    return message(groups.ACCESS_CHANGED, [], credential=credential)
+
+
+def access_changed(user_id: int, *, credential: str | None = None) -> bool:
+    """Every socket of a user re-checks its access; with ``credential`` (a
+    fingerprint, realtime.security), the sockets signed in by it close."""
+    msg = _access_changed(credential)
+    return send_many([(groups.user(user_id), msg), (groups.user_access(user_id), msg)])
+
+
+def topic_access_changed(slug: str) -> bool:
+    """Every socket following a topic re-checks it (its rule or row changed)."""
+    return send(groups.topic(slug), _access_changed())
+
+
+def room_access_changed(room_slug: str) -> bool:
+    """Every socket in a chat room re-checks that it may stay."""
+    return send(groups.chat(room_slug), _access_changed())

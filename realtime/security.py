@@ -20,12 +20,13 @@ a token. Tickets in URLs are redacted from uvicorn's log lines
 """
 
 import contextlib
+import hashlib
 import logging
 import re
 from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
-from channels.auth import AuthMiddleware
+from channels.auth import AuthMiddleware, get_user
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware
@@ -173,9 +174,10 @@ class TicketOrTokenAuth(BaseMiddleware):
     """Set ``scope["user"]`` from a ticket or token when one is given.
 
     Also sets ``scope["credential_given"]`` when the handshake carries any
-    credential (a ticket, an Authorization header, the session cookie), and
+    credential (a ticket, an Authorization header, the session cookie),
     ``scope["token_claims"]`` for a connection token, whose expiry the
-    consumer enforces.
+    consumer enforces, and ``scope["credential"]``: which sign-in the socket
+    rests on, checked again when access changes (:func:`user_still_signed_in`).
     """
 
     async def __call__(self, scope, receive, send):
@@ -186,22 +188,37 @@ class TicketOrTokenAuth(BaseMiddleware):
         authorization = _header(scope, b"authorization")
         if "ticket" in query:
             ticket = query["ticket"][0]
-            user_id = None
+            redeemed = None
             if _TICKET_SHAPE.fullmatch(ticket):
-                user_id = await aticket_redeem(ticket)
+                redeemed = await aticket_redeem(ticket)
             scope = {
                 **scope,
-                "user": await _user_by_id(user_id) if user_id else AnonymousUser(),
+                "user": await _user_by_id(redeemed["user_id"])
+                if redeemed
+                else AnonymousUser(),
+                # The socket ends with the sign-in that asked for the ticket.
+                "credential": (TICKET, None),
+                "credential_fingerprint": redeemed and redeemed["credential"],
             }
         elif authorization is not None:
             scheme, _, key = authorization.partition(" ")
-            user, claims = AnonymousUser(), None
+            user, claims, credential = AnonymousUser(), None, None
             if scheme.lower() == "token" and key.strip():
                 user = await _user_by_token(key.strip())
+                credential = (API_TOKEN, key.strip())
             elif scheme.lower() == "bearer" and key.strip():
                 with contextlib.suppress(InvalidCredential):
                     user, claims = await connection_token_user(key.strip())
-            scope = {**scope, "user": user, "token_claims": claims}
+                credential = (CONNECTION_TOKEN, None)
+            scope = {
+                **scope,
+                "user": user,
+                "token_claims": claims,
+                "credential": credential,
+            }
+        elif settings.SESSION_COOKIE_NAME in scope.get("cookies", {}):
+            # AuthMiddleware signs the socket in from the session.
+            scope = {**scope, "credential": (SESSION, scope["session"].session_key)}
         given = (
             "ticket" in query
             or authorization is not None
@@ -209,6 +226,60 @@ class TicketOrTokenAuth(BaseMiddleware):
         )
         scope = {**scope, "credential_given": given}
         return await super().__call__(scope, receive, send)
+
+
+# --- Revocation: what an open socket rests on, checked again --------------------
+# ``scope["credential"]`` is (kind, secret): the secret names one sign-in that
+# can end on its own (a session, an API token), which is looked up again. A
+# ticket's socket carries the fingerprint of the sign-in that asked for the
+# ticket (``scope["credential_fingerprint"]``) and otherwise rests on its user,
+# as a connection token's does (such a token cannot be ended alone; it expires).
+SESSION = "session"
+API_TOKEN = "token"  # noqa: S105 (a kind's name, not a secret)
+TICKET = "ticket"
+CONNECTION_TOKEN = "bearer"  # noqa: S105
+
+
+def credential_fingerprint(kind: str, secret: str) -> str:
+    """What names one sign-in on the channel layer: a hash, never the secret."""
+    return hashlib.sha256(f"{kind}:{secret}".encode()).hexdigest()[:32]
+
+
+def scope_fingerprint(scope) -> str | None:
+    """The fingerprint of the sign-in a socket rests on, if it can end alone
+    (for a ticket's socket: the sign-in that asked for the ticket)."""
+    if scope.get("credential_fingerprint"):
+        return scope["credential_fingerprint"]
+    kind, secret = scope.get("credential") or (None, None)
+    return credential_fingerprint(kind, secret) if secret else None
+
+
+def request_fingerprint(request) -> str | None:
+    """The fingerprint of the sign-in of an HTTP request (DRF), if it can end
+    alone: its API token, or its session."""
+    from rest_framework.authtoken.models import Token
+
+    if isinstance(request.auth, Token):
+        return credential_fingerprint(API_TOKEN, request.auth.key)
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if request.auth is None and session_key:
+        return credential_fingerprint(SESSION, session_key)
+    return None
+
+
+async def user_still_signed_in(scope, user_id: int):
+    """The socket's user as the database has it now, or None if the socket's
+    sign-in no longer holds: the user deleted or deactivated, its session ended
+    or invalidated (a password change), its API token deleted."""
+    kind, secret = scope.get("credential") or (None, None)
+    if kind == SESSION:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        user = await get_user({"session": store(secret)})
+    elif kind == API_TOKEN:
+        user = await _user_by_token(secret)
+    else:
+        user = await _user_by_id(user_id)
+    return user if user.is_authenticated and user.pk == user_id else None
 
 
 # Secrets that travel in URLs: a socket ticket in a query string, and the

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.security import request_fingerprint
 from realtime.tickets import ticket_issue
 
 
@@ -25,7 +26,9 @@ class WsTicketView(APIView):
     def post(self, request):
         return Response(
             {
-                "ticket": ticket_issue(user_id=request.user.pk),
+                "ticket": ticket_issue(
+                    user_id=request.user.pk, credential=request_fingerprint(request)
+                ),
                 "expires_in": settings.WS_TICKET_TTL_SECS,
             }
         )

@@ -418,3 +418,21 @@ def test_support_room__of_another_user_is_403_whether_or_not_it_exists(
     assert {(r.status_code, r.content) for r in answers} == {
         (403, b'{"detail":"A support room admits its user and staff."}')
     }
+
+
+def test_messages__access_is_checked_on_every_request(
+    rooms, alice, bob, staff, api_client
+):
+    support = "/api/chat/rooms/support-alice/messages/"
+    team = "/api/chat/rooms/team/messages/"
+    services.room_join(slug="support-alice", user=staff)  # staff join as members
+    assert api_client(staff).get(support).status_code == 200
+
+    staff.is_staff = False
+    staff.save()
+    Membership.objects.filter(room__slug="team", user=bob).delete()
+
+    assert api_client(staff).get(support).status_code == 403
+    assert "support-alice" not in slugs(api_client(staff).get("/api/chat/rooms/"))
+    assert api_client(bob).get(team).status_code == 403
+    assert slugs(api_client(bob).get("/api/chat/rooms/")) == ["lobby"]

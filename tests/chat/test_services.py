@@ -348,3 +348,23 @@ def test_room_create__invitees_count_against_the_invitation_rate(
             creator=alice, slug="plans", private=True, invitee_ids=[bob.pk, staff.pk]
         )
     assert not Room.objects.filter(slug="plans").exists()
+
+
+def test_mention__a_former_staff_member_of_a_support_room_is_not_notified(
+    alice, staff, make_user, django_capture_on_commit_callbacks
+):
+    still_staff = make_user("still", is_staff=True)
+    for helper in (staff, still_staff):
+        services.room_join(slug="support-alice", user=helper)  # makes a member
+    room = services.room_join(slug="support-alice", user=alice)
+    staff.is_staff = False
+    staff.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_post(
+            room=room, author=alice, text="@staff @still hello?"
+        )
+
+    mentioned = Notification.objects.filter(data__message_id=message.pk)
+    assert list(mentioned.values_list("recipient_id", flat=True)) == [still_staff.pk]
+    assert Membership.objects.filter(room=room, user=staff).exists()  # row kept

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
-from notifications import services
+from notifications import selectors, services
 from notifications.models import Broadcast, Notification, Subscription, Topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -222,3 +222,54 @@ def test_purge__deletes_old_read_keeps_unread_and_recent(alice, settings):
 
     assert services.notifications_purge() == 1
     assert set(Notification.objects.values_list("title", flat=True)) == {"uo", "rn"}
+
+
+@pytest.fixture
+def team_news(alice, bob, staff):
+    """A topic for the group "team": alice and bob followed it while in the
+    group, bob has left it since; staff follows without being in it."""
+    team = Group.objects.create(name="team")
+    topic = Topic.objects.create(slug="team-news", name="Team", group=team)
+    for user in (alice, bob):
+        user.groups.add(team)
+    for user in (alice, bob, staff):
+        services.topic_subscribe(user=user, slug="team-news")
+    bob.groups.remove(team)
+    return topic
+
+
+def test_fan_out__followers_who_lost_access_are_not_reached(
+    team_news, alice, bob, staff
+):
+    item, _ = services.broadcast(topic=team_news, title="Team only")
+
+    services.broadcast_fan_out(broadcast_id=item.pk)
+
+    reached = Notification.objects.filter(title="Team only")
+    assert sorted(reached.values_list("recipient_id", flat=True)) == [
+        alice.pk,
+        staff.pk,
+    ]
+    assert Subscription.objects.filter(user=bob, topic=team_news).exists()  # kept
+
+
+def test_audience__follows_the_topic_rule_at_send_time(team_news, alice, bob, staff):
+    everyone = {alice.pk, bob.pk, staff.pk}
+
+    def audience():
+        chunk = selectors.broadcast_audience_chunk(
+            topic_id=team_news.pk, after_user_id=0, limit=100
+        )
+        among = selectors.broadcast_audience_among(
+            topic_id=team_news.pk, user_ids=everyone
+        )
+        assert chunk == among
+        return chunk
+
+    assert audience() == [alice.pk, staff.pk]
+    team_news.staff_only = True
+    team_news.save()
+    assert audience() == [staff.pk]
+    staff.is_staff = False
+    staff.save()
+    assert audience() == []

@@ -1,7 +1,9 @@
 """notifications.selectors: feed filters, counts, resume reads."""
 
+from django.contrib.auth.models import Group
+
 from notifications import selectors, services
-from notifications.models import Topic
+from notifications.models import Subscription, Topic
 
 
 def test_feed__filters_unread_topic_and_category(alice):
@@ -54,7 +56,7 @@ def test_notification_ids_before__the_previous_visible_row_of_each_recipient(
 
 def test_socket_state__a_new_user(alice, django_assert_num_queries):
     with django_assert_num_queries(1):
-        state = selectors.socket_state(user_id=alice.pk)
+        state = selectors.socket_state(user=alice)
 
     assert state == selectors.SocketState(unread=0, last_id=0, topics=[])
 
@@ -75,9 +77,32 @@ def test_socket_state__count_resume_point_and_topics_in_one_query(
     services.notification_archive(user_id=alice.pk, notification_id=archived.pk)
 
     with django_assert_num_queries(1):
-        state = selectors.socket_state(user_id=alice.pk)
+        state = selectors.socket_state(user=alice)
 
     assert state == selectors.SocketState(
         unread=1, last_id=read.pk, topics=["alpha", "zebra"]
     )
     assert kept.pk < read.pk < archived.pk
+
+
+def test_socket_state__only_topics_the_user_may_still_follow(alice, staff):
+    ops = Group.objects.create(name="ops")
+    Topic.objects.create(slug="open", name="Open")
+    Topic.objects.create(slug="ops-only", name="Ops", group=ops)
+    Topic.objects.create(slug="staff-only", name="Staff", staff_only=True)
+    alice.groups.add(ops)
+    for user in (alice, staff):
+        for slug in ("open", "ops-only"):
+            services.topic_subscribe(user=user, slug=slug)
+    services.topic_subscribe(user=staff, slug="staff-only")
+    # Rows that outlive access: alice leaves ops; her follow of staff-only
+    # comes from a time she was staff.
+    Subscription.objects.create(user=alice, topic=Topic.objects.get(slug="staff-only"))
+    alice.groups.remove(ops)
+
+    assert selectors.socket_state(user=alice).topics == ["open"]
+    assert selectors.socket_state(user=staff).topics == [
+        "open",
+        "ops-only",
+        "staff-only",
+    ]

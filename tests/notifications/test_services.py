@@ -75,7 +75,7 @@ def test_archive__hides_from_feed_and_count(alice):
 
     assert list(selectors.notification_feed(user_id=alice.pk)) == [keep]
     assert selectors.notification_unread_count(user_id=alice.pk) == 1
-    assert selectors.socket_state(user_id=alice.pk).last_id == keep.pk
+    assert selectors.socket_state(user=alice).last_id == keep.pk
 
 
 def test_archive__someone_elses_notification_is_not_found(alice, bob):

@@ -83,6 +83,19 @@ async def test_ticket__expired_refused(alice, settings):
     assert (await comm.receive_output())["code"] == 4401
 
 
+async def test_ticket__one_stored_as_a_bare_user_id_still_signs_in(alice):
+    """What processes of the release before ticket fingerprints stored."""
+    from django.core.cache import cache
+
+    await cache.aset("ws-ticket:older-ticket", alice.pk, timeout=60)
+
+    comm = communicator("/ws/notifications/?ticket=older-ticket")
+    await comm.connect()
+
+    assert (await comm.receive_json_from())["user"]["username"] == "alice"
+    await comm.disconnect()
+
+
 def test_ticket__stored_with_the_ttl(alice, settings):
     import redis
     from django.core.cache import cache

@@ -7,9 +7,10 @@ from channels.testing import WebsocketCommunicator
 
 from hub.asgi import application
 from notifications import services
+from subscribers.models import Scope
 from subscribers.services import subscribers_ensure
 from tests.conftest import receive_until
-from tests.subscribers.conftest import claims_for, hs256
+from tests.subscribers.conftest import claims_for, hs256, key_client
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -206,3 +207,21 @@ async def test_auth_frame__signs_a_chat_socket_in_too():
     frame = await receive_until(comm, "chat.message")
     assert frame["message"] == "hello from the product"
     await comm.disconnect()
+
+
+async def test_forgotten__the_subscribers_open_sockets_close_4401(make_key):
+    by_frame, _ = await signed_in("acme:42")
+    by_header = socket(
+        headers=[(b"authorization", f"Bearer {hs256(claims_for('acme:42'))}".encode())]
+    )
+    assert (await by_header.connect())[0]
+    await receive_until(by_header, "hello")
+    product = key_client(await database_sync_to_async(make_key)(Scope.SUBSCRIBERS))
+
+    response = await database_sync_to_async(product.delete)(
+        "/api/subscribers/acme:42/", HTTP_HOST="hub.example"
+    )
+
+    assert response.status_code == 204
+    assert await closed_code(by_frame) == 4401
+    assert await closed_code(by_header) == 4401
