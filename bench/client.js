@@ -62,7 +62,10 @@ function onEioText(sock, text) {
   }
   if (packet.reply) sock.ws.send(packet.reply);
   if (packet.error) {
+    // A refused namespace connect leaves the engine.io socket open: end it, so
+    // the connect fails with the reason instead of a timeout.
     sock.eioError = packet.error;
+    sock.ws.close(1000);
   } else if (packet.connected) {
     onFrame(sock, { type: "hello" }, t);
   } else if (packet.event && packet.event.data) {
