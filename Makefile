@@ -51,7 +51,8 @@ format: $(VENV)/.dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(VENV)/.runtime  ## benchmarks against the real stack (docs/PERFORMANCE.md); BENCH_ARGS=--quick
+# The dev requirements: the push scenario's emulator, py-spy and the python-socketio peer.
+bench: $(VENV)/.dev  ## benchmarks against the real stack (docs/PERFORMANCE.md); BENCH_ARGS=--quick
 	cd bench && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/delivery/node && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) -m tools.devstack exec $(PY) -m bench.run $(BENCH_ARGS)

@@ -2,6 +2,9 @@
 // times deliveries. Driven by bench/run.py with one JSON command per stdin line;
 // answers one JSON line per command on stdout (logs go to stderr).
 //
+// Sockets speak the hub's protocol (JSON text frames; the floor's too) or, with
+// `"protocol": "eio4"`, Socket.IO's (bench/eio.js) for the Socket.IO peers.
+//
 // Times are wall-clock milliseconds (performance.timeOrigin + now()), so they can
 // be compared with time.time() in the Python processes on the same machine.
 "use strict";
@@ -10,6 +13,7 @@ const http = require("http");
 const readline = require("readline");
 const { performance } = require("perf_hooks");
 const WebSocket = require("ws");
+const eio = require("./eio");
 
 const nowMs = () => performance.timeOrigin + performance.now();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -35,7 +39,7 @@ function summary(values) {
   };
 }
 
-function onFrame(sock, text) {
+function onText(sock, text) {
   const t = nowMs();
   let frame;
   try {
@@ -43,6 +47,33 @@ function onFrame(sock, text) {
   } catch (e) {
     return;
   }
+  onFrame(sock, frame, t);
+}
+
+// A Socket.IO peer: engine.io packets (bench/eio.js); its "event" events carry
+// the same frames as the hub's and the floor's, and its connect ack is the hello.
+function onEioText(sock, text) {
+  const t = nowMs();
+  let packet;
+  try {
+    packet = eio.decode(text);
+  } catch (e) {
+    return;
+  }
+  if (packet.reply) sock.ws.send(packet.reply);
+  if (packet.error) {
+    // A refused namespace connect leaves the engine.io socket open: end it, so
+    // the connect fails with the reason instead of a timeout.
+    sock.eioError = packet.error;
+    sock.ws.close(1000);
+  } else if (packet.connected) {
+    onFrame(sock, { type: "hello" }, t);
+  } else if (packet.event && packet.event.data) {
+    onFrame(sock, packet.event.data, t);
+  }
+}
+
+function onFrame(sock, frame, t) {
   if (!sock.helloed) {
     sock.helloed = true;
     if (sock.onHello) sock.onHello();
@@ -76,6 +107,7 @@ function openOne(url, auth, opts) {
   return new Promise((resolve) => {
     const headers = {};
     if (auth.token) headers.Authorization = "Token " + auth.token;
+    if (auth.cookie) headers.Cookie = auth.cookie;
     if (opts.origin) headers.Origin = opts.origin;
     const ws = new WebSocket(url, {
       headers,
@@ -97,12 +129,13 @@ function openOne(url, auth, opts) {
       ws.terminate();
     }, opts.timeout_ms);
     sock.onHello = () => finish(null);
-    ws.on("message", (data) => onFrame(sock, data.toString()));
+    const onMessage = opts.protocol === "eio4" ? onEioText : onText;
+    ws.on("message", (data) => onMessage(sock, data.toString()));
     ws.on("error", (e) => finish(e.code || e.message || "error"));
     ws.on("close", (code) => {
       sock.closed = true;
       sock.closeCode = code;
-      finish("closed " + code);
+      finish(sock.eioError || "closed " + code);
     });
     ws.on("unexpected-response", (req, res) => {
       finish("http " + res.statusCode);
@@ -118,7 +151,12 @@ async function cmdConnect(c) {
   const errors = {};
   let ok = 0;
   let next = 0;
-  const opts = { deflate: c.deflate, origin: c.origin, timeout_ms: c.timeout_ms || 30000 };
+  const opts = {
+    deflate: c.deflate,
+    origin: c.origin,
+    timeout_ms: c.timeout_ms || 30000,
+    protocol: c.protocol || "hub",
+  };
   async function lane() {
     while (next < c.auth.length) {
       const auth = c.auth[next++];

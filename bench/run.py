@@ -1,10 +1,13 @@
 """`make bench`: the hub's benchmark suite against the real stack.
 
 Starts uvicorn with the Procfile's web flags, a Celery worker from the Procfile,
-the floor (bench/floor.py under the same uvicorn flags), and the Node load client
-(bench/client.js); drives them; prints a table and writes bench/results/latest.json.
+the floor (bench/floor.py under the same uvicorn flags), two peers that users pick
+instead of the hub (Socket.IO with its Redis adapter, bench/sio_server.js, and
+python-socketio with its Redis manager, bench/psio_server.py), and the Node load
+client (bench/client.js); drives them; prints a table and writes
+bench/results/latest.json.
 
-    python -m bench.run [--quick] [--only NAME[,NAME...]]
+    python -m bench.run [--quick] [--only NAME[,NAME...]] [--peers NAME[,NAME...]]
 
 Scenarios: fanout, broadcast, personal, storm (also memory), celery, http, push.
 Everything started is stopped, and the bench's database dropped, on success,
@@ -39,6 +42,39 @@ RESULTS_DIR = BASE_DIR / "bench" / "results"
 SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http", "push")
 HUB_WS_PATH = "/ws/notifications/"
 BENCH_TOPIC = "bench"
+# Issue 20's targets, against the peers in the same run.
+STORM_TARGET_CONNECTS_PER_SEC = 1500  # each sign-in path, with 0 failures
+MEMORY_TARGET_FLOOR_RATIO = 1.25  # RSS per idle socket, hub / floor
+FANOUT_TARGET_PEER = "socket.io"  # last delivery no slower than this peer's
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A server the same client drives in the same run, beside the hub: it holds
+    sockets that join one room and broadcasts on ``POST /broadcast``."""
+
+    key: str  # the table's column and --peers' name
+    what: str
+    ws_path: str
+    protocol: str  # the client's: "hub" (JSON frames) or "eio4" (Socket.IO)
+
+
+EIO_PATH = "/socket.io/?EIO=4&transport=websocket"
+FLOOR = Peer("floor", "bare ASGI broadcast (bench/floor.py)", "/ws", "hub")
+PEERS = (
+    Peer(
+        "socket.io",
+        "Socket.IO 4.8 + @socket.io/redis-adapter 8.3 on Node (bench/sio_server.js)",
+        EIO_PATH,
+        "eio4",
+    ),
+    Peer(
+        "python-socketio",
+        "python-socketio 5.18 + AsyncRedisManager under uvicorn (bench/psio_server.py)",
+        EIO_PATH,
+        "eio4",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,7 @@ class Sizes:
     personal_secs: float
     personal_sockets: int
     storm_sockets: int
+    peer_sockets: int
     celery_tasks: int
     probe_events: int
     http_rows: int
@@ -76,6 +113,7 @@ FULL = Sizes(
     personal_secs=30.0,
     personal_sockets=2000,
     storm_sockets=5000,
+    peer_sockets=5000,
     celery_tasks=200,
     probe_events=5000,
     http_rows=1_000_000,
@@ -91,6 +129,7 @@ QUICK = Sizes(
     personal_secs=5.0,
     personal_sockets=1000,
     storm_sockets=1000,
+    peer_sockets=1000,
     celery_tasks=50,
     probe_events=1000,
     http_rows=100_000,
@@ -110,6 +149,8 @@ class Figure:
     target: str | None = None
     met: bool | None = None
     note: str = ""
+    # The same figure for each peer in this run, by Peer.key.
+    peers: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,9 +164,16 @@ class Run:
     hub_url: str = ""
     floor_url: str = ""
     tokens: list[tuple[int, str]] = field(default_factory=list)
+    # The storm's users' session cookies ("sessionid=..."), in tokens' order.
+    session_cookies: list[str] = field(default_factory=list)
+    # By Peer.key: connects, memory and fan-out at sizes.peer_sockets.
+    peers: dict[str, dict] = field(default_factory=dict)
     admin_token: str = ""
     hub_sockets: int = 0
     profile: bool = False
+    # The hub's figures that the peers' stand beside: last_ms, kib_per_socket,
+    # connects_per_sec (signed in by API token), at sizes.peer_sockets.
+    hub_at_peer_sockets: dict = field(default_factory=dict)
 
     def command(self, scenario: str) -> str:
         quick = " --quick" if self.quick else ""
@@ -288,8 +336,119 @@ def seed(run: Run) -> None:
         [Subscriber(user=u, external_id=f"bench:{u.pk}") for u in storm_users],
         batch_size=2000,
     )
+    run.session_cookies = _sessions(storm_users)
     admin = User.objects.create(username="bench-admin", is_staff=True, password="!")
     run.admin_token = Token.objects.create(user=admin).key
+
+
+def _sessions(users) -> list[str]:
+    """A signed-in session per user, written in bulk as login() would leave it;
+    the cookie header of each, in the users' order."""
+    from datetime import timedelta
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.utils import timezone
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    model = store.get_model_class()  # a database-backed engine (the default)
+    expires = timezone.now() + timedelta(days=1)
+    backend = "django.contrib.auth.backends.ModelBackend"
+    rows = [
+        model(
+            session_key=secrets.token_hex(16),
+            session_data=store().encode(
+                {
+                    SESSION_KEY: str(u.pk),
+                    BACKEND_SESSION_KEY: backend,
+                    HASH_SESSION_KEY: u.get_session_auth_hash(),
+                }
+            ),
+            expire_date=expires,
+        )
+        for u in users
+    ]
+    model.objects.bulk_create(rows, batch_size=2000)
+    return [f"{settings.SESSION_COOKIE_NAME}={row.session_key}" for row in rows]
+
+
+# --- peers ------------------------------------------------------------------------
+
+
+def start_peer(run: Run, peer: Peer) -> str:
+    """Start ``peer``'s server on a free port; its base URL. Redis pub/sub is
+    not per database, so each peer publishes on a channel of this run's own."""
+    tag = run.stack.env["CHANNEL_LAYER_PREFIX"]
+    if peer.key == "socket.io":
+        return run.stack.start_node(
+            peer.key, "sio_server.js", SIO_REDIS_KEY=f"{tag}-socket.io"
+        )
+    if peer.key == "python-socketio":
+        return run.stack.start_web(
+            peer.key,
+            app="bench.psio_server:app",
+            PSIO_REDIS_CHANNEL=f"{tag}-python-socketio",
+        )
+    raise ValueError(f"no way to start peer {peer.key!r}")
+
+
+def measure_peer(run: Run, peer: Peer, base_url: str, *, fanout: bool) -> dict:
+    """``sizes.peer_sockets`` sockets opened all at once, as the hub's storm
+    opens them (failures, connects per second, RSS delta per idle socket), then
+    with ``fanout`` the fan-out events to all of them; the sockets are closed."""
+    client = run.stack.client
+    n = run.sizes.peer_sockets
+    pid = run.stack.pid(peer.key)
+    before = rss_kib(pid)
+    reply = client.call(
+        "connect",
+        url=base_url.replace("http", "ws") + peer.ws_path,
+        auth=[{"user": i} for i in range(n)],
+        deflate=True,
+        concurrency=n,
+        timeout_ms=60000,
+        protocol=peer.protocol,
+    )
+    after = rss_kib(pid)
+    result = {
+        "what": peer.what,
+        "sockets": n,
+        "failed": reply["failed"],
+        "errors": reply["errors"],
+        "connects_per_sec": reply["per_sec"],
+        "kib_per_socket": (after - before) / reply["ok"] if reply["ok"] else None,
+        "rss_kib": [before, after],
+    }
+    if fanout:
+        result["fanout"] = _fire_reps(
+            run, base_url, "/broadcast", run.sizes.fanout_reps, reply["ok"]
+        )
+    client.call("close", keep=0)
+    last = result.get("fanout", {}).get("last_ms")
+    log(
+        f"{peer.key}: {reply['failed']} of {n} failed, {reply['per_sec']:.0f} "
+        f"connects/s, {result['kib_per_socket']} KiB/socket, fan-out last {last} ms"
+    )
+    return result
+
+
+def peer_values(run: Run, stat: str) -> dict[str, float | None]:
+    """``stat`` of each peer but the floor (its own column), for Figure.peers;
+    ``last_ms`` and the other fan-out stats are read from the peer's fan-out."""
+    values = {}
+    for key, result in run.peers.items():
+        if key != FLOOR.key:
+            source = (result.get("fanout") or {}) if stat.endswith("_ms") else result
+            values[key] = source.get(stat)
+    return values
+
+
+def ratio(value: float | None, other: float | None) -> float | None:
+    """``value / other``, or None when either is missing or ``other`` is 0."""
+    if value is None or not other:
+        return None
+    return value / other
 
 
 # --- scenarios --------------------------------------------------------------------
@@ -380,15 +539,12 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
             )
         gc_after = run.hub_metrics()
         fl = floor.get(count, {})
-        ratio = (
-            res["last_ms"] / fl["last_ms"]
-            if res["last_ms"] and fl.get("last_ms")
-            else None
-        )
+        by_floor = ratio(res["last_ms"], fl.get("last_ms"))
         log(
             f"hub fan-out {count}: last {res['last_ms']} ms, "
             f"floor {fl.get('last_ms')} ms"
         )
+        at_peers = count == run.sizes.peer_sockets
         for stat in ("p50_ms", "p99_ms", "last_ms"):
             run.add(
                 "fanout",
@@ -396,18 +552,35 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
                 res[stat],
                 "ms",
                 floor=fl.get(stat),
+                peers=peer_values(run, stat) if at_peers else {},
             )
         target = "<= 2x floor" if count == 5000 else None
         run.add(
             "fanout",
             f"topic event to {count} sockets: last / floor",
-            ratio,
+            by_floor,
             "x",
             target=target,
-            met=(ratio is not None and ratio <= 2.0) if target else None,
+            met=(by_floor is not None and by_floor <= 2.0) if target else None,
             note=f"{res['missing']} deliveries missing over "
             f"{run.sizes.fanout_reps} events; lasts {res['reps_last_ms']}",
         )
+        if at_peers:
+            run.hub_at_peer_sockets["last_ms"] = res["last_ms"]
+            for key, last in peer_values(run, "last_ms").items():
+                by = ratio(res["last_ms"], last)
+                target = "<= 1x" if key == FANOUT_TARGET_PEER else None
+                peer = run.peers[key]["fanout"]
+                run.add(
+                    "fanout",
+                    f"topic event to {count} sockets: last / {key}",
+                    by,
+                    "x",
+                    target=target,
+                    met=(by is not None and by <= 1.0) if target else None,
+                    note=f"{key}: last {last} ms, {peer['missing']} deliveries "
+                    f"missing; lasts {peer['reps_last_ms']}",
+                )
         paused = _metric_delta(gc_before, gc_after, "hub_gc_pause_seconds_total")
         runs = _metric_delta(gc_before, gc_after, "hub_gc_pauses_total", (2,))
         run.add(
@@ -574,9 +747,12 @@ def scenario_personal(run: Run) -> None:
     log(f"personal: {len(stored)} stored, {len(lost)} lost, p99 {lat['p99_ms']} ms")
 
 
-def _storm(run: Run, auth: list[dict], *, what: str, rate_figure: str) -> dict:
+def _storm(
+    run: Run, auth: list[dict], *, what: str, rate_figure: str, peers: bool = False
+) -> dict:
     """Open one socket per ``auth`` entry, all at once, on top of 100 warm ones
-    (the caller's ``run.hub_sockets_to(100)``); add its failures and rate."""
+    (the caller's ``run.hub_sockets_to(100)``); add its failures and its rate,
+    with the target rate, and with ``peers`` the peers' rates beside it."""
     reply = run.stack.client.call(
         "connect",
         url=run.hub_url.replace("http", "ws") + HUB_WS_PATH,
@@ -596,11 +772,16 @@ def _storm(run: Run, auth: list[dict], *, what: str, rate_figure: str) -> dict:
         met=reply["failed"] == 0,
         note=json.dumps(reply["errors"]) if reply["errors"] else "",
     )
+    target = STORM_TARGET_CONNECTS_PER_SEC
     run.add(
         "storm",
         rate_figure,
         reply["per_sec"],
         "connects/s",
+        floor=run.peers.get(FLOOR.key, {}).get("connects_per_sec") if peers else None,
+        peers=peer_values(run, "connects_per_sec") if peers else {},
+        target=f">= {target:,}, 0 failed",
+        met=reply["per_sec"] >= target and reply["failed"] == 0,
         note=f"{reply['ok']} in {reply['seconds']:.1f} s, all at once",
     )
     log(f"storm of {what}: {reply['failed']} failed, {reply['per_sec']:.0f}/s")
@@ -625,18 +806,33 @@ def scenario_storm(run: Run) -> None:
         [{"user": uid, "token": key} for uid, key in storm_tokens],
         what="authenticated sockets",
         rate_figure="connect storm: connects per second",
+        peers=True,
     )
     after = rss_kib(pid)
     per_socket = (after - before) / reply["ok"] if reply["ok"] else None
+    floor = run.peers.get(FLOOR.key, {}).get("kib_per_socket")
     run.add(
         "storm",
         "server memory per idle socket (RSS delta, client offers permessage-deflate)",
         per_socket,
         "KiB",
-        floor=run.extra.get("floor_kib_per_socket"),
+        floor=floor,
+        peers=peer_values(run, "kib_per_socket"),
         target="<= 40 KiB",
         met=per_socket is not None and per_socket <= 40,
         note=f"web RSS {before} -> {after} KiB over {reply['ok']} sockets",
+    )
+    by = ratio(per_socket, floor)
+    run.add(
+        "storm",
+        "server memory per idle socket / floor",
+        by,
+        "x",
+        target=f"<= {MEMORY_TARGET_FLOOR_RATIO:g}x",
+        met=by is not None and by <= MEMORY_TARGET_FLOOR_RATIO,
+    )
+    run.hub_at_peer_sockets.update(
+        kib_per_socket=per_socket, connects_per_sec=reply["per_sec"]
     )
     log(f"memory: {per_socket} KiB/socket")
     run.hub_sockets_to(100)
@@ -652,6 +848,17 @@ def scenario_storm(run: Run) -> None:
         ],
         what="sockets by connection token (auth frame)",
         rate_figure="connect storm by connection token: connects per second",
+    )
+    # Browsers: the session cookie (seeded by _sessions), with the page's Origin.
+    run.hub_sockets_to(100)
+    _storm(
+        run,
+        [
+            {"user": uid, "cookie": cookie}
+            for (uid, _), cookie in zip(storm_tokens, run.session_cookies, strict=True)
+        ],
+        what="sockets by session cookie",
+        rate_figure="connect storm by session cookie: connects per second",
     )
     run.hub_sockets_to(0)
 
@@ -951,23 +1158,27 @@ def report(run: Run, started_load, ended_load, seconds: float) -> dict:
         "procfile_web": _procfile_web(),
         "figures": [f.__dict__ for f in run.figures],
         "skipped": run.skipped,
+        "peers": run.peers,
+        "hub_at_peer_sockets": run.hub_at_peer_sockets,
         "extra": run.extra,
     }
-    rows = [("figure", "value", "unit", "floor", "target", "met")]
+    peer_keys = [k for k in run.peers if k != FLOOR.key]
+    rows = [("figure", "value", "unit", "floor", *peer_keys, "target", "met")]
     for f in run.figures:
         met = "" if f.met is None else ("yes" if f.met else "NO")
-        rows.append((f.name, _fmt(f.value), f.unit, _fmt(f.floor), f.target or "", met))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    print()
-    for i, r in enumerate(rows):
-        print(
-            "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
+        peers = [_fmt(f.peers.get(k)) for k in peer_keys]
+        rows.append(
+            (f.name, _fmt(f.value), f.unit, _fmt(f.floor), *peers, f.target or "", met)
         )
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print()
+    print_table(rows)
+    if run.peers and run.hub_at_peer_sockets:
+        print()
+        print(f"the hub / each peer, {run.sizes.peer_sockets} sockets, same run:")
+        print_table(peer_ratios(run.hub_at_peer_sockets, run.peers))
+        for key, result in run.peers.items():
+            failed = f", {result['failed']} connects failed" if result["failed"] else ""
+            print(f"  {key}: {result['what']}{failed}")
     for name, reason in run.skipped.items():
         print(f"skipped {name}: {reason}")
     print()
@@ -976,6 +1187,47 @@ def report(run: Run, started_load, ended_load, seconds: float) -> dict:
         print(f"  {scenario}: {run.command(scenario)}")
     print(f"machine: {machine}")
     return doc
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """The first column left-aligned, the others right-aligned; a rule under the
+    header row."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print(
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+# What the hub is compared on, the unit, and whether more is better.
+PEER_FIGURES = (
+    ("fan-out: last delivery", "last_ms", "ms"),
+    ("memory per idle socket", "kib_per_socket", "KiB"),
+    ("connects per second (hub: API token)", "connects_per_sec", "/s"),
+)
+
+
+def peer_ratios(hub: dict, peers: dict[str, dict]) -> list[tuple[str, ...]]:
+    """Rows of the hub's figure and its ratio to each peer's (``1.71x (96.0)``:
+    the hub's value over the peer's, the peer's in brackets); "-" where either
+    is missing. ``hub`` holds ``Run.hub_at_peer_sockets``, ``peers`` ``Run.peers``."""
+    rows = [("figure", "hub", *peers)]
+    for name, stat, unit in PEER_FIGURES:
+        if hub.get(stat) is None:
+            continue  # its scenario did not run
+        cells = []
+        for result in peers.values():
+            source = (result.get("fanout") or {}) if stat == "last_ms" else result
+            theirs = source.get(stat)
+            by = ratio(hub.get(stat), theirs)
+            cells.append("-" if by is None else f"{by:.2f}x ({_fmt(theirs)})")
+        rows.append((f"{name} ({unit})", _fmt(hub.get(stat)), *cells))
+    return rows
 
 
 def _cpu_model() -> str:
@@ -1016,11 +1268,22 @@ def main(argv: list[str]) -> int:
         help="events per fan-out size (the median one is reported); "
         "more gives steadier figures and longer profiles",
     )
+    parser.add_argument(
+        "--peers",
+        default=",".join(p.key for p in PEERS),
+        help="comma-separated peers measured beside the hub with the storm and "
+        "fanout scenarios ('' for none)",
+    )
     args = parser.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
     unknown = set(only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {SCENARIOS}")
+    peer_names = [p for p in args.peers.split(",") if p]
+    unknown = set(peer_names) - {p.key for p in PEERS}
+    if unknown:
+        parser.error(f"unknown peer(s) {sorted(unknown)}; choose from {PEERS}")
+    peers = [p for p in PEERS if p.key in peer_names]
     sizes = QUICK if args.quick else FULL
     if args.fanout_reps:
         sizes = dataclasses.replace(sizes, fanout_reps=args.fanout_reps)
@@ -1056,30 +1319,28 @@ def main(argv: list[str]) -> int:
             only = [name for name in only if name != "http"]  # nor its floor
         seed(run)
         log(f"seeded {len(run.tokens)} users")
-        client = stack.start_client()
+        stack.start_client()
         if "fanout" in only or "storm" in only or "http" in only:
             run.floor_url = stack.start_web("floor", app="bench.floor:app")
-            floor_pid = stack.pid("floor")
             floor = {}
             if "storm" in only:
-                before = rss_kib(floor_pid)
-                n = min(2000, sizes.storm_sockets)
-                reply = client.call(
-                    "connect",
-                    url=run.floor_url.replace("http", "ws") + "/ws",
-                    auth=[{"user": i} for i in range(n)],
-                    deflate=True,
-                    concurrency=200,
+                run.peers[FLOOR.key] = measure_peer(
+                    run, FLOOR, run.floor_url, fanout=False
                 )
-                run.extra["floor_kib_per_socket"] = (
-                    rss_kib(floor_pid) - before
-                ) / reply["ok"]
-                client.call("close", keep=0)
             if "fanout" in only:
                 floor = scenario_floor_fanout(run)
+                run.peers.setdefault(FLOOR.key, {"what": FLOOR.what, "failed": 0})
+                run.peers[FLOOR.key]["fanout"] = floor.get(sizes.peer_sockets)
             if "http" in only:
                 run.extra["floor_http"] = scenario_floor_http(run)
             stack.stop("floor")
+        if "fanout" in only or "storm" in only:
+            for peer in peers:
+                url = start_peer(run, peer)
+                run.peers[peer.key] = measure_peer(
+                    run, peer, url, fanout="fanout" in only
+                )
+                stack.stop(peer.key)
         run.hub_url = stack.start_web("web")
         stack.start_worker()
         log(f"hub at {run.hub_url}")

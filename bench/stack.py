@@ -203,11 +203,24 @@ class Stack:
         self.processes[name] = proc
         return proc
 
-    def start_web(self, name: str, app: str = "hub.asgi:application") -> str:
+    def start_web(
+        self, name: str, app: str = "hub.asgi:application", **env: str
+    ) -> str:
         """The Procfile's web command (its flags as they are), serving ``app``."""
         port = free_port()
         command = procfile()["web"].replace("hub.asgi:application", app)
-        self.start(name, command, PORT=str(port))
+        self.start(name, command, PORT=str(port), **env)
+        base_url = f"http://127.0.0.1:{port}"
+        self._wait_http(name, base_url + "/healthz")
+        return base_url
+
+    def start_node(self, name: str, script: str, **env: str) -> str:
+        """``node bench/<script>``, a server that listens on $PORT and answers
+        ``GET /healthz``; its base URL."""
+        port = free_port()
+        self.start(
+            name, f"node {shlex.quote(str(BENCH_DIR / script))}", PORT=str(port), **env
+        )
         base_url = f"http://127.0.0.1:{port}"
         self._wait_http(name, base_url + "/healthz")
         return base_url
