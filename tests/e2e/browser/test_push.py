@@ -11,19 +11,9 @@ from playwright.sync_api import expect
 
 from delivery import tokens
 from notifications.models import Notification
-from tests.e2e.browser.conftest import WAIT_MS, api_post
+from tests.e2e.browser.conftest import WAIT_MS, api_post, wait_for_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for_row(predicate, what: str):
-    """Poll a row another process writes, until ``predicate`` is true."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)  # polling the database, not a race fix
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def test_seen__a_toast_on_the_visible_page_is_reported_seen(
