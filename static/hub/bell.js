@@ -469,8 +469,16 @@ export class Bell {
     } catch {
       return this.showPush("unsupported"); // the hub has no VAPID key
     }
-    const registration = await navigator.serviceWorker.register(serviceWorkerUrl);
-    let current = await registration.pushManager.getSubscription();
+    let registration, current;
+    try {
+      registration = await navigator.serviceWorker.register(serviceWorkerUrl);
+      current = await registration.pushManager.getSubscription();
+    } catch (err) {
+      // No service worker here after all (a private window, a blocked or
+      // insecure origin): nothing to turn on.
+      console.warn("hub: no service worker, so no push", err);
+      return this.showPush("unsupported");
+    }
     if (current && base64url(current.options.applicationServerKey) !== key) {
       // The hub's key was rotated: the old subscription can never be pushed to.
       await current.unsubscribe();

@@ -1,16 +1,20 @@
-"""Seen reporting and the service worker in Debian's Chromium: a toast shown on
-a visible page is reported `seen`; /sw.js shows a pushed notification (delivered
-through the DevTools protocol, as a push service would) and a click on it marks
-it read."""
+"""Web Push in Debian's Chromium: a toast shown on a visible page is reported
+`seen`; /sw.js shows a pushed notification (delivered through the DevTools
+protocol, as a push service would), and a click on it focuses or opens its link
+and marks it read; the bell's opt-in shows each state (not supported, blocked,
+off, on) and asks for permission only when clicked."""
 
 import json
+import re
 import time
 
 import pytest
 from playwright.sync_api import expect
 
-from delivery import tokens
+from delivery import tokens, webpush
+from delivery.models import PushSubscription
 from notifications.models import Notification
+from tests.delivery.push_service import PushService
 from tests.e2e.browser.conftest import WAIT_MS, api_post, wait_for_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -235,3 +239,218 @@ def test_service_worker__click_opens_its_link_when_no_tab_shows_it(web, pushed_t
         lambda: Notification.objects.filter(pk=n.pk, read_at__isnull=False).exists(),
         "the click to mark it read",
     )
+
+
+# --- The opt-in in the bell ---------------------------------------------------------
+
+# Before the page's scripts: what the opt-in asks of the browser is recorded
+# (permission requests, PushManager.subscribe and the browser's answer).
+RECORD_OPT_IN_JS = """
+window.hubAsks = 0;
+window.hubAnswers = [];
+window.hubSubscribe = [];
+const askPermission = Notification.requestPermission.bind(Notification);
+Notification.requestPermission = () => {
+  window.hubAsks += 1;
+  return askPermission().then((answer) => {
+    window.hubAnswers.push(answer);
+    return answer;
+  });
+};
+const subscribe = PushManager.prototype.subscribe;
+PushManager.prototype.subscribe = function (options) {
+  const record = { key: options.applicationServerKey, answer: null };
+  window.hubSubscribe.push(record);
+  return subscribe.call(this, options).then(
+    (subscription) => { record.answer = "subscribed"; return subscription; },
+    (error) => { record.answer = error.name; throw error; });
+};
+"""
+# Debian's Chromium has no push service to subscribe with (subscribe() is
+# refused). For the "on" state the page is handed, instead, a subscription
+# made at web-push-testing, the real push service the other tests push to.
+SUBSCRIPTION_FROM_THE_PUSH_SERVICE_JS = """
+let current = null;
+PushManager.prototype.getSubscription = async function () { return current; };
+PushManager.prototype.subscribe = async function (options) {
+  window.hubSubscribe.push({ key: options.applicationServerKey, answer: "given" });
+  const json = window.hubPushServiceSubscription;
+  current = {
+    endpoint: json.endpoint,
+    options: { applicationServerKey: null },
+    toJSON: () => json,
+    unsubscribe: async () => { current = null; return true; },
+  };
+  return current;
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def push_web(browser_web, live_hub):
+    """A web process with a VAPID key (browser_web has none: push is off there)."""
+    name = "browser-push-web"
+    base_url = live_hub.start_web(
+        name,
+        WEBPUSH_VAPID_PRIVATE_KEY=webpush.new_private_key_pem(),
+        WEBPUSH_VAPID_SUBJECT="mailto:ops@example.com",
+        WEBPUSH_ALLOW_HTTP_ENDPOINTS="true",
+    )
+    yield base_url
+    live_hub.stop(name)
+
+
+@pytest.fixture(scope="module")
+def push_service(tmp_path_factory):
+    service = PushService(tmp_path_factory.mktemp("push") / "push-service.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+def opt_in_page(
+    contexts, base_url: str, user, *scripts: str, notifications: str = "granted"
+):
+    """The notification center at ``base_url`` signed in as ``user``, with
+    ``scripts`` run before the page's own and the notification permission set
+    (granted, denied or prompt); returns it with the opt-in shown."""
+    context = contexts()
+    for script in (RECORD_OPT_IN_JS, *scripts):
+        context.add_init_script(script)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send(
+        "Browser.setPermission",
+        {
+            "permission": {"name": "notifications"},
+            "setting": notifications,
+            "origin": base_url,
+            "browserContextId": cdp.send("Target.getTargetInfo")["targetInfo"][
+                "browserContextId"
+            ],
+        },
+    )
+    page.goto(f"{base_url}/login/?next=/notifications/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill("pw-" + user.username)
+    page.get_by_role("button", name="Log in").click()
+    expect(opt_in(page)).to_have_attribute("data-state", re.compile("."))
+    page.locator("[data-hub-bell-button]").click()
+    return page
+
+
+def opt_in(page):
+    return page.locator("[data-hub-push]")
+
+
+def test_opt_in__not_supported_without_the_push_api_or_a_hub_key(
+    web, push_web, contexts, make_web_user
+):
+    alice = make_web_user("alice")
+    without_push_api = "delete window.PushManager;"  # as in browsers before it
+    # As in Firefox's private windows: the API is there, registering fails.
+    refused_worker = """ServiceWorkerContainer.prototype.register = () =>
+      Promise.reject(new DOMException("not here", "SecurityError"));"""
+    for page in (
+        opt_in_page(contexts, push_web, alice, without_push_api),
+        opt_in_page(contexts, push_web, alice, refused_worker),
+        # browser_web has no VAPID key: /api/push/key/ answers 404.
+        opt_in_page(contexts, web.base_url, alice),
+    ):
+        expect(opt_in(page)).to_have_attribute("data-state", "unsupported")
+        expect(opt_in(page)).to_have_text("Push notifications: not supported here")
+        expect(opt_in(page)).to_be_disabled()
+        assert page.evaluate("window.hubAsks") == 0
+
+
+def test_opt_in__blocked_when_the_browser_denies_notifications(
+    push_web, contexts, make_web_user
+):
+    page = opt_in_page(
+        contexts, push_web, make_web_user("alice"), notifications="denied"
+    )
+
+    assert page.evaluate("Notification.permission") == "denied"
+    expect(opt_in(page)).to_have_attribute("data-state", "blocked")
+    expect(opt_in(page)).to_have_text("Push notifications: blocked by the browser")
+    expect(opt_in(page)).to_be_disabled()
+    assert page.evaluate("window.hubAsks") == 0
+
+
+def test_opt_in__asks_on_click_only_and_shows_the_answer(
+    push_web, contexts, make_web_user
+):
+    page = opt_in_page(
+        contexts, push_web, make_web_user("alice"), notifications="prompt"
+    )
+    expect(opt_in(page)).to_have_attribute("data-state", "off")
+    assert page.evaluate("window.hubAsks") == 0  # not asked on load
+
+    opt_in(page).click()
+
+    # Headless Chromium answers the request itself, with no one to ask: it
+    # refuses ("denied") or dismisses ("default"), never grants.
+    page.wait_for_function("window.hubAnswers.length === 1")
+    [answer] = page.evaluate("window.hubAnswers")
+    state = {"denied": "blocked", "default": "off"}[answer]
+    expect(opt_in(page)).to_have_attribute("data-state", state)
+    assert page.evaluate("window.hubAsks") == 1
+    assert page.evaluate("window.hubSubscribe") == []  # nothing to subscribe
+
+
+def test_opt_in__off_asks_only_on_click_then_subscribes_with_the_hubs_key(
+    push_web, contexts, make_web_user
+):
+    alice = make_web_user("alice")
+    page = opt_in_page(contexts, push_web, alice)
+    expect(opt_in(page)).to_have_attribute("data-state", "off")
+    expect(opt_in(page)).to_have_text("Turn on push notifications")
+    assert page.evaluate("window.hubAsks") == 0  # not asked on load
+
+    opt_in(page).click()
+
+    page.wait_for_function("window.hubSubscribe.some((s) => s.answer)")
+    [asked] = page.evaluate("window.hubSubscribe")
+    assert page.evaluate("window.hubAsks") == 1
+    assert asked["key"] == page.evaluate("hub.api('push/key/')")["public_key"]
+    if asked["answer"] == "subscribed":  # a Chromium with a push service
+        expect(opt_in(page)).to_have_attribute("data-state", "on")
+        wait_for_row(
+            lambda: PushSubscription.objects.filter(user=alice).exists(),
+            "the subscription to be saved",
+        )
+    else:  # Debian's: "Registration failed" (docs/PUSH.md)
+        assert asked["answer"] == "AbortError"
+        expect(opt_in(page)).to_have_attribute("data-state", "off")
+        assert not PushSubscription.objects.exists()
+
+
+def test_opt_in__on_with_a_push_service_subscription_then_off(
+    push_web, push_service, contexts, make_web_user
+):
+    alice = make_web_user("alice")
+    page = opt_in_page(
+        contexts,
+        push_web,
+        alice,
+        SUBSCRIPTION_FROM_THE_PUSH_SERVICE_JS,
+    )
+    key = page.evaluate("hub.api('push/key/')")["public_key"]
+    subscription = push_service.subscribe(key)
+    subscription.pop("clientHash")
+    page.evaluate("(s) => { window.hubPushServiceSubscription = s; }", subscription)
+    expect(opt_in(page)).to_have_attribute("data-state", "off")
+
+    opt_in(page).click()
+
+    expect(opt_in(page)).to_have_attribute("data-state", "on")
+    expect(opt_in(page)).to_have_text("Push notifications: on")
+    assert page.evaluate("window.hubAsks") == 1
+    [saved] = PushSubscription.objects.filter(user=alice)
+    assert saved.endpoint == subscription["endpoint"]
+
+    opt_in(page).click()  # on -> off: forgotten by the hub and the browser
+
+    expect(opt_in(page)).to_have_attribute("data-state", "off")
+    assert not PushSubscription.objects.exists()
+    assert page.evaluate("window.hubAsks") == 1  # turning off asks nothing
