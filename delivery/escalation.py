@@ -3,7 +3,10 @@
 The timeline of one notification (docs/PROTOCOL.md draws it):
 
 - at once: stored and published to every open socket of the recipient
-  (notifications.services); a page that shows it while visible answers ``seen``;
+  (notifications.services); a page that shows it while visible answers ``seen``.
+  With in-app off for its category (:func:`quiet_ids` here) the frame is marked
+  ``quiet``: the page lists and counts it but shows no toast or desktop alert
+  and does not answer ``seen``, so the steps below still follow;
 - after PUSH_AFTER_SECS: if no socket reported it seen, it is unread, and the
   person's preferences allow push for its category, it is pushed to their
   subscribed browsers (:func:`push_claim_due` here decides, delivery.services
@@ -17,6 +20,7 @@ a SentEmail row unique per batch, so sweeps that run twice or workers that die
 notify nobody twice. Every function takes ``now`` so tests control time.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,8 +42,9 @@ PUSH_LOST_TASK_SECS = 2
 
 
 def allows(preference: Preference, *, channel: str, category: str = "") -> bool:
-    """Whether the person wants ``channel`` (push, email) at all and, with
-    a category, for that category."""
+    """Whether the person wants ``channel`` (in_app, push, email) at all and,
+    with a category, for that category. (in_app has no switch for all
+    categories: the feed always shows everything.)"""
     if channel == "push" and not preference.push:
         return False
     if channel == "email":
@@ -50,6 +55,23 @@ def allows(preference: Preference, *, channel: str, category: str = "") -> bool:
     if not category:
         return True
     return preference.category_channels.get(category, {}).get(channel, True)
+
+
+def quiet_ids(notifications: Iterable[Notification]) -> set[int]:
+    """Ids of the notifications whose recipient turned in-app off for their
+    category: published marked ``quiet`` (one query for the whole batch)."""
+    notifications = list(notifications)
+    preferences = selectors.channel_preferences(
+        user_ids={n.recipient_id for n in notifications}
+    )
+    return {
+        n.pk
+        for n in notifications
+        if n.recipient_id in preferences
+        and not allows(
+            preferences[n.recipient_id], channel="in_app", category=n.category
+        )
+    }
 
 
 def held(preference: Preference, *, now: datetime) -> bool:

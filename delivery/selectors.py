@@ -1,10 +1,13 @@
-"""Reads of the delivery app: subscriptions and the pushes to decide."""
+"""Reads of the delivery app: subscriptions, the pushes to decide, and the
+per-category channels of the people a notification goes to."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import QuerySet
 
 from delivery.models import PushDelivery, PushSubscription
+from emails.models import Preference
 from notifications.models import Notification
 
 # Notifications one sweep claims at most; the next sweep takes the rest.
@@ -13,6 +16,16 @@ PUSH_CLAIM_BATCH = 1000
 
 def subscriptions_of(*, user_id: int) -> QuerySet[PushSubscription]:
     return PushSubscription.objects.filter(user_id=user_id).order_by("id")
+
+
+def channel_preferences(*, user_ids: Iterable[int]) -> dict[int, Preference]:
+    """user id -> preferences, for those of ``user_ids`` who turned a channel
+    on or off for some category (the others have every channel on for every
+    category)."""
+    rows = Preference.objects.filter(user_id__in=list(user_ids)).exclude(
+        category_channels={}
+    )
+    return {p.user_id: p for p in rows}
 
 
 def push_candidates(

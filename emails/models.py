@@ -9,8 +9,11 @@ TIMEZONE_MAX_CHARS = 64
 # Most categories one user may mute: a list to show and edit, not a blocklist.
 MUTED_CATEGORIES_MAX = 50
 # The channels a notification may reach a person by, each on or off per category.
-# (in-app per category is not offered yet: the socket shows every category.)
-CHANNELS = ("push", "email")
+# in_app off does not hide anything: the notification is stored, counted and in
+# the feed, but its socket frame is marked quiet (no toast, no desktop alert),
+# and the page does not report it seen, so push and email still follow
+# (delivery.escalation).
+CHANNELS = ("in_app", "push", "email")
 
 
 class Digest(models.TextChoices):
@@ -70,8 +73,8 @@ class Preference(models.Model):
         default=dict,
         blank=True,
         help_text='Per category, channels turned off or on: {"billing": {"push": '
-        "false}}; a channel not listed is on. Email is also off for "
-        "muted_categories.",
+        'false, "in_app": false}}; channels in_app, push, email; a channel not '
+        "listed is on. Email is also off for muted_categories.",
     )
     unsubscribed_at = models.DateTimeField(
         null=True,

@@ -29,6 +29,17 @@ def preference_get(*, user_id: int) -> Preference:
         return Preference(user_id=user_id)
 
 
+def notification_categories(*, user_id: int, limit: int) -> list[str]:
+    """The categories of the user's notifications (at most ``limit``, by name):
+    the rows the preferences page offers channels for."""
+    return list(
+        Notification.objects.filter(recipient_id=user_id)
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()[:limit]
+    )
+
+
 def user_exists(*, user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id).exists()
 

@@ -83,7 +83,8 @@ class PreferenceSerializer(serializers.Serializer):
     category_channels = serializers.DictField(
         child=serializers.DictField(child=JsonBooleanField()),
         help_text='Per category, channels on or off: {"billing": {"push": false}}. '
-        "Channels: push, email; one not listed is on.",
+        "Channels: in_app (off: no toast or desktop alert; still in the feed), "
+        "push, email; one not listed is on.",
     )
 
     def validate_muted_categories(self, value: list[str]) -> list[str]:

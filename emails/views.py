@@ -9,9 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emails import selectors, services, tokens
-from emails.models import Digest, Preference
+from emails.models import CHANNELS, MUTED_CATEGORIES_MAX, Digest, Preference
 from emails.serializers import PreferenceSerializer
 from subscribers.authentication import AcceptsConnectionTokens
+
+# The preferences page's column heading for each channel.
+CHANNEL_LABELS = {"in_app": "In-app alerts", "push": "Push", "email": "Email"}
 
 
 class PreferenceView(AcceptsConnectionTokens, APIView):
@@ -78,12 +81,13 @@ def preferences_form(request: HttpRequest, *, user_id: int) -> tuple[dict, int]:
             errors = {name: _text(e) for name, e in serializer.errors.items()}
     preference = selectors.preference_get(user_id=user_id)
     shown = PreferenceSerializer(preference).data
+    rows = _channel_rows(shown["category_channels"], user_id=user_id)
     context = {
         "preference": shown,
         "muted_text": ", ".join(shown["muted_categories"]),
-        "push_off_text": ", ".join(
-            c for c, on in shown["category_channels"].items() if on.get("push") is False
-        ),
+        "channel_rows": rows,
+        "channel_categories": ",".join(row["category"] for row in rows),
+        "channel_names": CHANNEL_LABELS,
         "digest_choices": Digest.values,
         "errors": errors,
         "saved": saved,
@@ -99,23 +103,56 @@ def _user_of(purpose: str, token: str) -> int | None:
     return user_id
 
 
+def _channel_rows(category_channels: dict, *, user_id: int) -> list[dict]:
+    """The page's table of channels per category: every category with a
+    setting, then those of the user's notifications, each channel on unless
+    turned off."""
+    categories = list(category_channels)
+    known = selectors.notification_categories(
+        user_id=user_id, limit=MUTED_CATEGORIES_MAX
+    )
+    categories += [c for c in known if c not in category_channels]
+    return [
+        {
+            "category": category,
+            "channels": [
+                {
+                    "field": f"{channel}:{category}",
+                    "label": f"{CHANNEL_LABELS[channel]} for {category}",
+                    "on": category_channels.get(category, {}).get(channel, True),
+                }
+                for channel in CHANNELS
+            ],
+        }
+        for category in categories
+    ]
+
+
 def _form_to_api(form, current: Preference) -> dict:
     """The HTML form's fields in the API's shape, so one serializer validates both.
 
-    The form edits only the push channel per category; the email channel's
-    per-category settings (API only) are kept as they are.
+    The table of channels per category posts a checkbox ``<channel>:<category>``
+    for each channel of each category it lists (``channel_categories``), and
+    one more row, ``new_category`` with ``new_<channel>``. A category the form
+    did not list (a setting made through the API since the page was drawn)
+    keeps its setting.
     """
     start, end = form.get("quiet_start", ""), form.get("quiet_end", "")
-    push_off = {c.strip() for c in form.get("push_off_categories", "").split(",")}
+    listed = [c.strip() for c in form.get("channel_categories", "").split(",")]
+    channels = dict(current.category_channels)
+    for category in filter(None, listed):
+        channels[category] = {c: f"{c}:{category}" in form for c in CHANNELS}
+    new = form.get("new_category", "").strip()
+    if new:
+        channels[new] = {c: f"new_{c}" in form for c in CHANNELS}
+    # Stored as the API shows it: only what is off (a channel not listed is on).
     channels = {
-        c: {k: v for k, v in on.items() if k != "push"}
-        for c, on in current.category_channels.items()
+        category: {c: False for c, on in chosen.items() if on is False}
+        for category, chosen in channels.items()
     }
-    for category in push_off - {""}:
-        channels.setdefault(category, {})["push"] = False
     return {
         "push": "push" in form,
-        "category_channels": {c: on for c, on in channels.items() if on},
+        "category_channels": {c: off for c, off in channels.items() if off},
         "email": "email" in form,
         "digest": form.get("digest", ""),
         "timezone": form.get("timezone", "").strip(),

@@ -7,6 +7,7 @@ write: writes queue on one shared thread (realtime.db), reads do not.
 
 from django.conf import settings
 
+from delivery import escalation
 from hub import metrics
 from notifications import selectors, services
 from notifications.errors import TopicForbidden, TopicNotFound
@@ -22,6 +23,7 @@ from realtime.frames import (
     require_int,
     require_str,
 )
+from realtime.publish import notification_frame
 
 # Most ids one `seen` frame may carry; hub.js batches what a page shows at once
 # (at most a feed page and the bell's dropdown), well under this.
@@ -42,8 +44,13 @@ def _hello(user) -> dict:
 
 @database_read
 def _after(user_id: int, last_id: int, limit: int) -> list[dict]:
+    """The user's ``notification`` frames after ``last_id``, oldest first, quiet
+    where in-app is off for the category, as when they were first pushed."""
     rows = selectors.notifications_after(user_id=user_id, last_id=last_id, limit=limit)
-    return [notification_payload(n) for n in rows]
+    quiet = escalation.quiet_ids(rows)
+    return [
+        notification_frame(notification_payload(n), quiet=n.pk in quiet) for n in rows
+    ]
 
 
 @database_read
@@ -180,18 +187,19 @@ class NotificationConsumer(HubConsumer):
     async def frame_resume(self, frame: dict) -> None:
         last_id = require_int(frame, "last_id")
         limit = settings.RESUME_MAX_ITEMS
-        payloads = await self.db_call(_after, self.user_id, last_id, limit + 1)
-        more = len(payloads) > limit
-        payloads = payloads[:limit]
-        for payload in payloads:
-            await self.send_json({"type": "notification", "notification": payload})
-        if payloads:  # their live pushes, if they come after, are skipped
-            self.delivered_id = max(self.delivered_id, payloads[-1]["id"])
+        frames = await self.db_call(_after, self.user_id, last_id, limit + 1)
+        more = len(frames) > limit
+        frames = frames[:limit]
+        for frame in frames:
+            await self.send_json(frame)
+        resumed_to = frames[-1]["notification"]["id"] if frames else last_id
+        if frames:  # their live pushes, if they come after, are skipped
+            self.delivered_id = max(self.delivered_id, resumed_to)
         await self.send_json(
             {
                 "type": "resumed",
-                "count": len(payloads),
-                "last_id": payloads[-1]["id"] if payloads else last_id,
+                "count": len(frames),
+                "last_id": resumed_to,
                 "more": more,
             }
         )
@@ -222,14 +230,12 @@ class NotificationConsumer(HubConsumer):
         the unread count: a resume the server runs for its client."""
         limit = settings.RESUME_MAX_ITEMS
         while True:
-            payloads = await self.db_call(
-                _after, self.user_id, self.delivered_id, limit
-            )
-            for payload in payloads:
-                await self.send_json({"type": "notification", "notification": payload})
-                self.delivered_id = payload["id"]
-            metrics.NOTIFICATIONS_DELIVERED.inc(len(payloads))
-            if len(payloads) < limit:
+            frames = await self.db_call(_after, self.user_id, self.delivered_id, limit)
+            for frame in frames:
+                await self.send_json(frame)
+                self.delivered_id = frame["notification"]["id"]
+            metrics.NOTIFICATIONS_DELIVERED.inc(len(frames))
+            if len(frames) < limit:
                 break
         unread = await self.db_call(_unread, self.user_id)
         await self.send_json({"type": "unread", "unread": unread})

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from delivery import escalation
 from hub import metrics
 from notifications import selectors
 from notifications.errors import BroadcastNotCancellable, TopicForbidden
@@ -161,7 +162,8 @@ def publish_created(notifications: list[Notification]) -> None:
         notification_ids=[n.pk for n in pushed]
     )
     counts = selectors.notification_unread_counts(user_ids=list(by_user))
-    publish.notifications_created(by_user, counts, prev_ids)
+    quiet = escalation.quiet_ids(pushed)
+    publish.notifications_created(by_user, counts, prev_ids, quiet)
 
 
 def notification_mark_read(*, user_id: int, notification_id: int) -> Notification:

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -219,10 +219,20 @@ def ping() -> None:
 # of send/asend; services call them, from inside on_commit.
 
 
+def notification_frame(data: dict, *, quiet: bool = False) -> dict:
+    """The ``notification`` frame of a serialised notification; ``quiet`` (sent
+    only when true) asks the page for no toast or alert and no ``seen``."""
+    frame = {"type": "notification", "notification": data}
+    if quiet:
+        frame["quiet"] = True
+    return frame
+
+
 def notifications_created(
     by_user: dict[int, list[dict]],
     unread: dict[int, int],
     prev_ids: dict[int, int] | None = None,
+    quiet: Collection[int] = (),
 ) -> bool:
     """Push newly stored notifications, each followed by its user's unread count.
 
@@ -230,6 +240,7 @@ def notifications_created(
     (a broadcast chunk) goes to Redis in one pipeline. ``prev_ids`` maps a
     notification id to its user's previous one (0: none), with which a socket
     keeps ids in order when two producers' pushes cross (docs/RELIABILITY.md).
+    ``quiet`` holds the ids whose recipient turned in-app off for their category.
     """
     prev_ids = prev_ids or {}
     return send_many(
@@ -238,7 +249,7 @@ def notifications_created(
             message(
                 groups.NOTIFICATION_CREATED,
                 [
-                    {"type": "notification", "notification": data},
+                    notification_frame(data, quiet=data["id"] in quiet),
                     {"type": "unread", "unread": unread[user_id]},
                 ],
                 id=data["id"],

@@ -15,7 +15,9 @@
 //
 // It reports what it showed to the person (a toast or the open dropdown, while
 // the page is visible: the Page Visibility API) with batched `seen` frames, so
-// the hub does not Web-Push what was already seen (docs/PUSH.md).
+// the hub does not Web-Push what was already seen (docs/PUSH.md). A frame
+// marked `quiet` (in-app alerts off for its category) gets no toast or desktop
+// alert, so it is reported only if the person opens the dropdown.
 //
 // All text from the server is inserted with textContent, never as HTML.
 
@@ -242,7 +244,7 @@ export class Bell {
         }
         break;
       case "notification":
-        this.onNotification(frame.notification);
+        this.onNotification(frame.notification, frame.quiet === true);
         break;
       case "resumed":
         // The replay got this far: everything up to frame.last_id is here.
@@ -265,7 +267,13 @@ export class Bell {
     }
   }
 
-  onNotification(n) {
+  /**
+   * A notification from the socket. A quiet one (the person turned in-app
+   * alerts off for its category) joins the dropdown and the count but gets no
+   * toast or desktop alert, and so is not reported `seen`: push and email still
+   * follow for it.
+   */
+  onNotification(n, quiet = false) {
     // During a resume a live push can be newer than ids the replay has still
     // to send: then only `resumed` moves the resume point, or a connection
     // lost in between would resume past them.
@@ -276,6 +284,7 @@ export class Bell {
     this.remember(n);
     this.renderList();
     this.emit("hub:notification", n);
+    if (quiet) return;
     if (this.resumeBatch) this.resumeBatch.push(n);
     else this.announce([n]);
   }
@@ -460,8 +469,16 @@ export class Bell {
     } catch {
       return this.showPush("unsupported"); // the hub has no VAPID key
     }
-    const registration = await navigator.serviceWorker.register(serviceWorkerUrl);
-    let current = await registration.pushManager.getSubscription();
+    let registration, current;
+    try {
+      registration = await navigator.serviceWorker.register(serviceWorkerUrl);
+      current = await registration.pushManager.getSubscription();
+    } catch (err) {
+      // No service worker here after all (a private window, a blocked or
+      // insecure origin): nothing to turn on.
+      console.warn("hub: no service worker, so no push", err);
+      return this.showPush("unsupported");
+    }
     if (current && base64url(current.options.applicationServerKey) !== key) {
       // The hub's key was rotated: the old subscription can never be pushed to.
       await current.unsubscribe();

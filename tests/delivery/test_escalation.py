@@ -91,3 +91,53 @@ def test_held__quiet_hours_over_midnight_in_the_users_zone():
     assert escalation.held(preference, now=datetime(2025, 1, 15, 22, 30, tzinfo=UTC))
     assert escalation.held(preference, now=datetime(2025, 1, 15, 5, 30, tzinfo=UTC))
     assert not escalation.held(preference, now=datetime(2025, 1, 15, 6, 30, tzinfo=UTC))
+
+
+def test_allows__in_app_per_category_only():
+    preference = Preference(push=False, email=False)
+    preference.category_channels = {"billing": {"in_app": False}}
+
+    assert escalation.allows(preference, channel="in_app", category="chat")
+    assert not escalation.allows(preference, channel="in_app", category="billing")
+    assert escalation.allows(preference, channel="in_app")  # no overall switch
+
+
+def test_quiet_ids__in_app_off_for_the_recipient_and_category_only(alice, bob):
+    Preference.objects.create(
+        user=alice, category_channels={"billing": {"in_app": False, "push": True}}
+    )
+    Preference.objects.create(user=bob, category_channels={"ci": {"push": False}})
+    quiet = notify_at(alice, T0, category="billing")
+    loud = [
+        notify_at(alice, T0, category="ci"),
+        notify_at(bob, T0, category="billing"),
+        notify_at(bob, T0, category="ci"),
+    ]
+
+    assert escalation.quiet_ids([quiet, *loud]) == {quiet.pk}
+
+
+def test_quiet_ids__in_app_turned_back_on_is_not_quiet(alice):
+    Preference.objects.create(
+        user=alice, category_channels={"billing": {"in_app": True}}
+    )
+
+    assert escalation.quiet_ids([notify_at(alice, T0, category="billing")]) == set()
+
+
+def test_quiet_ids__one_query_for_a_batch(alice, bob, django_assert_num_queries):
+    Preference.objects.create(
+        user=alice, category_channels={"billing": {"in_app": False}}
+    )
+    batch = [notify_at(u, T0, category="billing") for u in (alice, bob, alice)]
+
+    with django_assert_num_queries(1):
+        quiet = escalation.quiet_ids(batch)
+
+    assert quiet == {batch[0].pk, batch[2].pk}
+
+
+def test_quiet_ids__nobody_with_channel_settings_means_none(alice):
+    Preference.objects.create(user=alice, push=False, muted_categories=["billing"])
+
+    assert escalation.quiet_ids([notify_at(alice, T0, category="billing")]) == set()

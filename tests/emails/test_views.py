@@ -1,5 +1,6 @@
 """GET / PATCH /api/preferences/, the unsubscribe link and the preferences page."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +9,7 @@ from django.urls import reverse
 
 from emails import services, tokens
 from emails.models import Preference
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +117,18 @@ def test_preferences__own_only(alice, bob, alice_client, api_client):
             {"category_channels": {f"c{i}": {"push": False} for i in range(51)}},
             "category_channels",
         ),
+        ({"category_channels": {"billing": {"in-app": False}}}, "category_channels"),
+        ({"category_channels": {"billing": {"in_app": "off"}}}, "category_channels"),
+        ({"category_channels": {"billing": {"in_app": 0}}}, "category_channels"),
+        ({"category_channels": {"billing": {"in_app": None}}}, "category_channels"),
+        ({"category_channels": {"billing": {"in_app": {}}}}, "category_channels"),
+        ({"category_channels": {"billing": False}}, "category_channels"),
+        ({"category_channels": {"billing": ["in_app"]}}, "category_channels"),
+        ({"category_channels": {"": {"in_app": False}}}, "category_channels"),
+        ({"category_channels": {"c" * 65: {"in_app": False}}}, "category_channels"),
+        ({"category_channels": None}, "category_channels"),
+        ({"category_channels": "billing"}, "category_channels"),
+        ({"category_channels": 7}, "category_channels"),
     ],
 )
 def test_preferences__invalid_values_are_field_errors(alice_client, change, field):
@@ -123,6 +137,26 @@ def test_preferences__invalid_values_are_field_errors(alice_client, change, fiel
     assert response.status_code == 400
     assert field in response.json()
     assert alice_client.get("/api/preferences/").json() == DEFAULTS
+
+
+def test_preferences__in_app_push_and_email_per_category(alice_client):
+    change = {
+        "category_channels": {
+            "billing": {"email": True, "in_app": False},
+            "ci": {"push": False, "in_app": True},
+        }
+    }
+
+    response = alice_client.patch("/api/preferences/", change, format="json")
+
+    assert response.status_code == 200
+    # Each category's channels in one order: in_app, push, email.
+    assert response.json()["category_channels"] == change["category_channels"]
+    assert list(response.json()["category_channels"]["billing"]) == [
+        "in_app",
+        "email",
+    ]
+    assert Preference.objects.get().category_channels == change["category_channels"]
 
 
 def test_preferences__valid_edges_are_accepted(alice_client):
@@ -248,7 +282,14 @@ def test_preferences_page__saves_valid_input(alice, client, alice_client):
             "quiet_end": "07:00",
             "muted_categories": "ci, billing",
             "push": "on",
-            "push_off_categories": "billing",
+            "channel_categories": "billing,ci",
+            "in_app:billing": "on",
+            "email:billing": "on",  # push:billing left unticked
+            "push:ci": "on",
+            "email:ci": "on",  # in_app:ci left unticked
+            "new_category": "deploys",
+            "new_push": "on",
+            "new_email": "on",
         },
     )
 
@@ -261,8 +302,59 @@ def test_preferences_page__saves_valid_input(alice, client, alice_client):
         "quiet_hours": {"start": "22:00", "end": "07:00"},
         "muted_categories": ["billing", "ci"],
         "push": True,
-        "category_channels": {"billing": {"push": False}},
+        "category_channels": {
+            "billing": {"push": False},
+            "ci": {"in_app": False},
+            "deploys": {"in_app": False},
+        },
     }
+
+
+def test_preferences_page__a_table_of_channels_per_category(alice, client):
+    services.preference_update(
+        user_id=alice.pk, category_channels={"billing": {"in_app": False}}
+    )
+    Notification.objects.create(recipient=alice, title="x", category="ci")
+
+    html = client.get(preferences_path(alice.pk)).content.decode()
+
+    assert '<th scope="col" data-channel="in_app">In-app alerts</th>' in html
+    assert '<th scope="col" data-channel="push">Push</th>' in html
+    assert '<th scope="col" data-channel="email">Email</th>' in html
+    # billing (a setting) then ci (a category of her notifications): in_app
+    # off for billing, every channel on for ci.
+    assert 'name="channel_categories" value="billing,ci"' in html
+    assert 'name="in_app:billing" aria-label="In-app alerts for billing">' in html
+    for box in ("push:billing", "email:billing", "in_app:ci", "push:ci", "email:ci"):
+        assert f'name="{box}"' in html
+        assert re.search(f'name="{box}"[^>]* checked>', html), box
+
+
+def test_preferences_page__keeps_a_category_it_did_not_list(alice, client):
+    services.preference_update(
+        user_id=alice.pk, category_channels={"ci": {"in_app": False}}
+    )
+
+    client.post(
+        preferences_path(alice.pk),
+        {"digest": "off", "timezone": "UTC", "channel_categories": "billing"},
+    )
+
+    assert Preference.objects.get().category_channels == {
+        "ci": {"in_app": False},  # set since the page was drawn: kept
+        "billing": {"in_app": False, "push": False, "email": False},
+    }
+
+
+def test_preferences_page__a_bad_category_name_is_shown_not_saved(alice, client):
+    response = client.post(
+        preferences_path(alice.pk),
+        {"digest": "off", "timezone": "UTC", "new_category": "not a slug!"},
+    )
+
+    assert response.status_code == 400
+    assert b'<p class="error">Enter a valid' in response.content
+    assert not Preference.objects.exists()
 
 
 def test_preferences_page__invalid_input_shows_errors_and_saves_nothing(alice, client):
@@ -288,6 +380,22 @@ def test_preferences_page__unsubscribe_token_does_not_open_it(alice, client):
     response = client.get(reverse("email-preferences", args=[token]))
 
     assert response.status_code == 400
+
+
+def test_unsubscribe__turns_email_off_and_keeps_the_channels_per_category(
+    alice, client
+):
+    services.preference_update(
+        user_id=alice.pk,
+        category_channels={"billing": {"in_app": False, "push": False}},
+    )
+
+    response = client.post(unsubscribe_path(alice.pk))
+
+    assert response.status_code == 200
+    preference = Preference.objects.get()
+    assert (preference.email, preference.digest) == (False, "off")
+    assert preference.category_channels == {"billing": {"in_app": False, "push": False}}
 
 
 def test_unsubscribe__recorded_time_is_the_clock(alice):

@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from emails.models import Preference
 from notifications import services
 from notifications.models import Notification, Topic
 from realtime import groups
@@ -391,4 +392,63 @@ async def test_order__a_plain_orm_create_after_a_lost_push_brings_it_first(alice
     frames = [await receive_until(comm, "notification") for _ in range(2)]
 
     assert [f["notification"]["title"] for f in frames] == ["lost", "by the ORM"]
+    await comm.disconnect()
+
+
+async def in_app_off(user, category: str) -> None:
+    await database_sync_to_async(Preference.objects.create)(
+        user=user, category_channels={category: {"in_app": False}}
+    )
+
+
+async def test_quiet__in_app_off_for_the_category_marks_the_live_frame(alice):
+    await in_app_off(alice, "billing")
+    comm, _ = await connected(alice)
+
+    [quiet] = await notify(recipients=[alice], title="q", category="billing")
+    [loud] = await notify(recipients=[alice], title="l", category="ci")
+
+    frames = [await receive_until(comm, "notification") for _ in range(2)]
+    assert frames[0] == {
+        "type": "notification",
+        "notification": frames[0]["notification"],
+        "quiet": True,
+    }
+    assert frames[0]["notification"]["id"] == quiet.pk  # stored and delivered
+    assert frames[1]["notification"]["id"] == loud.pk
+    assert "quiet" not in frames[1]
+    await comm.disconnect()
+
+
+async def test_quiet__resume_marks_the_same_frames(alice):
+    await in_app_off(alice, "billing")
+    [quiet] = await notify(recipients=[alice], title="q", category="billing")
+    [loud] = await notify(recipients=[alice], title="l", category="ci")
+    comm, _ = await connected(alice)
+
+    await comm.send_json_to({"type": "resume", "last_id": 0})
+
+    frames = [await comm.receive_json_from() for _ in range(3)]
+    assert [(f["notification"]["id"], f.get("quiet")) for f in frames[:2]] == [
+        (quiet.pk, True),
+        (loud.pk, None),
+    ]
+    assert frames[2]["type"] == "resumed"
+    await comm.disconnect()
+
+
+async def test_quiet__a_lost_push_fetched_from_the_database_stays_quiet(alice):
+    await in_app_off(alice, "billing")
+    comm, _ = await connected(alice)
+    await database_sync_to_async(Notification.objects.bulk_create)(
+        [Notification(recipient=alice, title="lost", category="billing")]
+    )
+    await notify(recipients=[alice], title="after", category="ci")
+
+    frames = [await receive_until(comm, "notification") for _ in range(2)]
+
+    assert [(f["notification"]["title"], f.get("quiet")) for f in frames] == [
+        ("lost", True),
+        ("after", None),
+    ]
     await comm.disconnect()

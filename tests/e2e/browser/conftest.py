@@ -9,6 +9,7 @@ hub's web stays up and serves the API while this one is down.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -162,6 +163,16 @@ def signed_in(contexts, web):
         return page
 
     return sign_in
+
+
+def wait_for_row(predicate, what: str) -> None:
+    """Poll a row another process writes, until ``predicate`` is true."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)  # polling the database, not a race fix
+    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def api_post(base_url: str, user, path: str, payload: dict) -> httpx.Response:

@@ -7,8 +7,15 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from emails.models import Preference
 from notifications.models import Notification
-from tests.e2e.browser.conftest import WAIT_MS, WEB, api_post, screenshot
+from tests.e2e.browser.conftest import (
+    WAIT_MS,
+    WEB,
+    api_post,
+    screenshot,
+    wait_for_row,
+)
 from tests.security.test_links import ACCEPTED, REFUSED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -143,6 +150,69 @@ def test_bell__signed_out_elsewhere_says_so_and_stops(web, signed_in, make_web_u
 
     expect(conn(page)).to_have_attribute("data-state", "closed")
     expect(conn(page)).to_have_text("Signed out: log in again")
+
+
+# Before the page's scripts: desktop alerts are recorded, and the page's
+# visibility is the test's to set (a headless tab is always visible).
+RECORD_ALERTS_JS = """
+window.hubAlerts = [];
+window.hubVisibility = "visible";
+Object.defineProperty(document, "visibilityState", {
+  configurable: true, get: () => window.hubVisibility,
+});
+const SystemNotification = window.Notification;
+window.Notification = class extends SystemNotification {
+  constructor(title, options) {
+    window.hubAlerts.push(title);
+    super(title, options);
+  }
+};
+"""
+
+
+def test_bell__in_app_off_listed_and_counted_without_toast_alert_or_seen(
+    web, contexts, make_web_user
+):
+    alice = make_web_user("alice")
+    staff = make_web_user("ops", is_staff=True)
+    Preference.objects.create(
+        user=alice, category_channels={"billing": {"in_app": False}}
+    )
+    context = contexts(permissions=["notifications"])
+    context.add_init_script(RECORD_ALERTS_JS)
+    page = context.new_page()
+    page.goto(f"{web.base_url}/login/?next=/notifications/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("pw-alice")
+    page.get_by_role("button", name="Log in").click()
+    expect(conn(page)).to_have_attribute("data-state", "open")
+
+    # The page is visible: a toast for "ci", none for "billing".
+    notify(web.base_url, staff, alice, "Invoice paid", category="billing")
+    notify(web.base_url, staff, alice, "Build green", category="ci")
+
+    expect(page.locator(".hub-toast").filter(has_text="Build green")).to_be_visible()
+    # Frames are handled in order: the quiet one came first and made no toast.
+    # (Counted now: an expect would wait for any toast to time out.)
+    assert page.locator(".hub-toast").filter(has_text="Invoice paid").count() == 0
+    expect(bell_item(page, "Invoice paid")).to_have_count(1)
+    expect(badge(page)).to_have_text("2")
+    loud = Notification.objects.get(title="Build green")
+    wait_for_row(
+        lambda: Notification.objects.filter(pk=loud.pk, seen_at__isnull=False).exists(),
+        "the toast to be reported seen",
+    )
+    # Reported in the same batch as the toast after it, or earlier, if at all.
+    assert Notification.objects.get(title="Invoice paid").seen_at is None
+
+    # The page is hidden: a desktop alert for "ci", none for "billing".
+    page.evaluate("window.hubVisibility = 'hidden'")
+    notify(web.base_url, staff, alice, "Invoice due", category="billing")
+    notify(web.base_url, staff, alice, "Build red", category="ci")
+
+    page.wait_for_function("window.hubAlerts.includes('Build red')")
+    assert page.evaluate("window.hubAlerts") == ["Build red"]
+    expect(badge(page)).to_have_text("4")
 
 
 # Every element of a bell with its tag and attributes (values but for state).

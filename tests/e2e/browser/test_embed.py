@@ -14,7 +14,9 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
+from emails.models import Preference
 from notifications.models import Notification
+from subscribers.models import Subscriber
 from tests.e2e.browser.conftest import api_post
 from tools.devstack import free_port
 
@@ -255,6 +257,27 @@ def test_embed__count_live_toast_read_and_token_renewal(
     expect(badge(page)).to_have_text("0")
     expect(badge(second)).to_have_text("0")
     assert not Notification.objects.filter(read_at__isnull=True).exists()
+
+
+def test_embed__in_app_off_is_listed_without_a_toast(product, contexts, make_web_user):
+    staff = make_web_user("ops", is_staff=True)
+    notify(product.hub_url, staff, "cust-q", "Welcome")  # creates the subscriber
+    Preference.objects.create(
+        user=Subscriber.objects.get(external_id="cust-q").user,
+        category_channels={"billing": {"in_app": False}},
+    )
+    page = open_product(contexts, product, "cust-q")
+    expect(state(page)).to_have_attribute("data-state", "open")
+
+    notify(product.hub_url, staff, "cust-q", "Invoice paid", category="billing")
+    notify(product.hub_url, staff, "cust-q", "Order shipped", category="orders")
+
+    toasts = page.locator("hub-bell .hub-toast")
+    expect(toasts.filter(has_text="Order shipped")).to_be_visible()
+    # It came first; counted now (an expect would wait for a toast to expire).
+    assert toasts.filter(has_text="Invoice paid").count() == 0
+    expect(item(page, "Invoice paid")).to_have_count(1)
+    expect(badge(page)).to_have_text("3")
 
 
 def test_embed__web_restart_resumes_with_nothing_lost_or_doubled(
