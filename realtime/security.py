@@ -121,6 +121,9 @@ def _user_by_token(key: str):
     token = token_lookup(key)
     if token is None or not token.user.is_active or token_is_expired(token):
         return AnonymousUser()
+    # A one-to-one caches each side on the other: the socket keeps its user for
+    # its lifetime, and need not keep the token too (0.3 KiB per socket).
+    type(token).user.field.remote_field.delete_cached_value(token.user)
     return token.user
 
 
