@@ -54,6 +54,9 @@ async def _read_layer(inbox: Inbox, channel_receive) -> None:
 class InboxLoop:
     """Mixin for a channels consumer: the hub's loop in place of channels'."""
 
+    # Slots, not entries in each socket's __dict__ (docs/PERFORMANCE.md).
+    __slots__ = ("_inbox", "_loop_layer")
+
     # Channel-layer event types whose handler only checks this consumer's state
     # and sends frames the publisher encoded (``send_frames``): while the socket
     # is accepted and the consumer idle, the layer's reader runs the handler
@@ -61,8 +64,10 @@ class InboxLoop:
     # No database, no await but the send: the handler runs in the reader's task.
     inline_events: frozenset[str] = frozenset()
 
-    async def __call__(self, scope, receive, send):
-        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``).
+    def __call__(self, scope, receive, send):
+        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``): the
+        coroutine to await, returned rather than awaited here, so a socket's
+        task does not keep this frame for its lifetime.
 
         channels waits on its two sources (the client, the channel layer) with
         ``asyncio.wait`` and a new Task for every message. The hub's loop has
@@ -73,9 +78,8 @@ class InboxLoop:
         Both loops run the same handlers; the consumer tests run on both.
         """
         if settings.WS_INLINE_FANOUT:
-            await self._run_inbox_loop(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+            return self._run_inbox_loop(scope, receive, send)
+        return super().__call__(scope, receive, send)
 
     async def _run_inbox_loop(self, scope, receive, send) -> None:
         self.scope = scope
