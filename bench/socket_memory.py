@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tools.devstack exec .venv/bin/python -m bench.socket_memory
     ... -m bench.socket_memory --sockets 2000 --top 30 --frames 1
+    ... -m bench.socket_memory --profile --sockets 1000   # the connect path's CPU
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hub_probe_mem ... (else SQLite)
 
 Drives ``hub.asgi:application`` and the floor (bench/floor.py) through the same
@@ -17,6 +18,10 @@ coroutines, dicts...), and what is left per socket once all are closed (a leak
 would show there). The hub's figure less the floor's is what the hub adds in
 Python; the bench's RSS row adds the server's own (uvicorn, websockets) and the
 allocator's overhead to both.
+
+With ``--profile`` it measures no memory: it opens the hub's sockets under
+cProfile and prints the process's CPU time per connect and the event loop's
+functions by their own and cumulative time.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import cProfile
 import gc
 import os
+import pstats
 import sys
 import time
 import tracemalloc
@@ -222,11 +229,37 @@ async def _measure(name: str, app, tokens: list, args) -> float:
     return total / n / 1024
 
 
+async def _profile(app, tokens: list, args) -> None:
+    """The connect path's CPU: process time per connect (every thread of this
+    process: the loop and the database threads; not PostgreSQL's or Redis's),
+    and cProfile of the event loop's thread: functions by own and by
+    cumulative time."""
+    warm = await _open(app, tokens[: args.warm], args.at_once)
+    measured = tokens[args.warm : args.warm + args.sockets]
+    profiler = cProfile.Profile()
+    cpu, wall = time.process_time(), time.perf_counter()
+    profiler.enable()
+    sockets = await _open(app, measured, args.at_once)
+    profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    n = len(sockets)
+    print(f"\n== hub connects: {n} in {wall:.2f} s (load: see uptime)")
+    print(f"process CPU per connect, all threads: {cpu / n * 1000:.2f} ms")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    await _close(sockets)
+    await _close(warm)
+
+
 async def _main(args, tokens: list[str]) -> None:
     from bench.floor import app as floor
     from hub.asgi import application
 
     gc.freeze()  # as the web process does at startup (hub/asgi.py)
+    if args.profile:
+        await _profile(application, tokens, args)
+        return
     tracemalloc.start(args.frames)
     results = {}
     if args.app in ("floor", "both"):
@@ -249,6 +282,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--app", choices=("hub", "floor", "both"), default="both")
     parser.add_argument("--top", type=int, default=25, help="lines and files shown")
     parser.add_argument("--frames", type=int, default=1, help="traceback depth")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="no memory figures: the hub's connect path under cProfile instead",
+    )
     args = parser.parse_args(argv)
     _environment()
     sys.path.insert(0, str(BASE_DIR))
