@@ -66,6 +66,21 @@ class Refused(Exception):
 class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
     """A signed-in JSON-frame WebSocket with the hub's limits and error frames."""
 
+    # The base's own per-socket state in slots, not in each socket's __dict__
+    # (docs/PERFORMANCE.md: where a socket's memory goes); channels' attributes
+    # and a subclass's stay in the __dict__.
+    __slots__ = (
+        "_accepted",
+        "_closed",
+        "_closing",
+        "_expiry",
+        "_token_sub",
+        "frame_rate",
+        "joined_groups",
+        "user",
+        "user_sockets",
+    )
+
     # frame type -> name of the async method handling it
     frame_handlers: dict[str, str] = {"ping": "frame_ping", "auth": "frame_auth"}
 

@@ -54,6 +54,9 @@ async def _read_layer(inbox: Inbox, channel_receive) -> None:
 class InboxLoop:
     """Mixin for a channels consumer: the hub's loop in place of channels'."""
 
+    # Slots, not entries in each socket's __dict__ (docs/PERFORMANCE.md).
+    __slots__ = ("_inbox", "_loop_layer")
+
     # Channel-layer event types whose handler only checks this consumer's state
     # and sends frames the publisher encoded (``send_frames``): while the socket
     # is accepted and the consumer idle, the layer's reader runs the handler
@@ -61,8 +64,10 @@ class InboxLoop:
     # No database, no await but the send: the handler runs in the reader's task.
     inline_events: frozenset[str] = frozenset()
 
-    async def __call__(self, scope, receive, send):
-        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``).
+    def __call__(self, scope, receive, send):
+        """channels' consumer loop, or the hub's (``WS_INLINE_FANOUT``): the
+        coroutine to await, returned rather than awaited here, so a socket's
+        task does not keep this frame for its lifetime.
 
         channels waits on its two sources (the client, the channel layer) with
         ``asyncio.wait`` and a new Task for every message. The hub's loop has
@@ -73,26 +78,24 @@ class InboxLoop:
         Both loops run the same handlers; the consumer tests run on both.
         """
         if settings.WS_INLINE_FANOUT:
-            await self._run_inbox_loop(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+            return self._run_inbox_loop(scope, receive, send)
+        return super().__call__(scope, receive, send)
 
     async def _run_inbox_loop(self, scope, receive, send) -> None:
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(
-            self.channel_layer.receive, self.channel_name
-        )
         self.base_send = send
         loop_layer = None
         if isinstance(self.channel_layer, HubPubSubChannelLayer):
-            loop_layer = self.channel_layer.loop_layer()
+            loop_layer = self._loop_layer = self.channel_layer.loop_layer()
             self._inbox = loop_layer.inbox(self.channel_name)
-            self._decode = loop_layer.decode
             readers = [asyncio.create_task(_read_client(self._inbox, receive))]
         else:
             self._inbox = Inbox()
+            self.channel_receive = functools.partial(
+                self.channel_layer.receive, self.channel_name
+            )
             readers = [
                 asyncio.create_task(_read_client(self._inbox, receive)),
                 asyncio.create_task(_read_layer(self._inbox, self.channel_receive)),
@@ -114,7 +117,7 @@ class InboxLoop:
     async def _handle(self, item: Item) -> None:
         match item.kind:
             case Kind.RAW:
-                await self.dispatch(self._decode(item.payload))
+                await self.dispatch(self._loop_layer.decode(item.payload))
             case Kind.MESSAGE:
                 await self.dispatch(item.payload)
             case Kind.CLIENT:
@@ -148,11 +151,11 @@ class InboxLoop:
         it had run the handler itself.
         """
         try:
-            message = self._decode(raw)
-            handler = self._inline_handlers.get(message.get("type"))
-            if handler is None:
+            message = self._loop_layer.decode(raw)
+            name = self._inline_handler_names().get(message.get("type"))
+            if name is None:
                 return Item(Kind.MESSAGE, message)
-            rest = start_eagerly(handler(message))
+            rest = start_eagerly(getattr(self, name)(message))
             return None if rest is None else Item(Kind.PENDING, rest)
         except Exception as exc:  # noqa: BLE001 (raised again by the consumer)
             return Item(Kind.FAILED, exc)
@@ -161,12 +164,19 @@ class InboxLoop:
         """From now on, let the layer's reader run ``inline_events`` (on the
         hub's layer, in the hub's loop; the socket must be accepted)."""
         inbox = getattr(self, "_inbox", None)
-        if inbox is None or not self.inline_events or not hasattr(self, "_decode"):
+        if inbox is None or not self.inline_events or not hasattr(self, "_loop_layer"):
             return
-        self._inline_handlers = {
-            kind: getattr(self, kind.replace(".", "_")) for kind in self.inline_events
-        }
         inbox.handle_now = self.handle_now
+
+    @classmethod
+    def _inline_handler_names(cls) -> dict[str, str]:
+        """Event type -> handler method name, made once per class (not per
+        socket: thousands of idle sockets would each hold the same dict)."""
+        names = cls.__dict__.get("_inline_names")
+        if names is None:
+            names = {kind: kind.replace(".", "_") for kind in cls.inline_events}
+            cls._inline_names = names
+        return names
 
     def stop_inline_events(self) -> None:
         """The socket is closing: its task handles whatever comes from now on."""

@@ -77,6 +77,17 @@ def leases_key(user_id: int) -> str:
 class UserSockets:
     """The sockets of one user in this web process (each holds a reference)."""
 
+    # One per signed-in user in each web process: slots, not a __dict__
+    # (__weakref__: _Process.users is a WeakValueDictionary).
+    __slots__ = (
+        "__weakref__",
+        "_process",
+        "db_turns",
+        "frame_budget",
+        "leased",
+        "user_id",
+    )
+
     def __init__(self, process: _Process, user_id: int) -> None:
         self._process = process
         self.user_id = user_id

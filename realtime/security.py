@@ -26,13 +26,12 @@ import re
 from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
-from channels.auth import AuthMiddleware, get_user
-from channels.middleware import BaseMiddleware
+from channels.auth import get_user
 from channels.security.websocket import OriginValidator
-from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.http import parse_cookie
 from django.http.request import split_domain_port
 
 from hub import metrics
@@ -53,8 +52,9 @@ class AllowedHostsOrigin(OriginValidator):
 
     A handshake without an Origin header comes from a non-browser client (every
     browser sends one), which cross-site request forgery cannot reach, so it
-    passes and must still authenticate. A refused handshake gets close code 1008
-    before accept, which servers send as HTTP 403.
+    passes and must still authenticate. :class:`SocketSecurity` applies this
+    rule: a refused handshake gets close code 1008 before accept, which servers
+    send as HTTP 403.
     """
 
     def __init__(self, application):
@@ -68,23 +68,6 @@ class AllowedHostsOrigin(OriginValidator):
             return True
         own = _own_origin(scope or {})
         return own is not None and origin == own
-
-    async def __call__(self, scope, receive, send):
-        origin = _header(scope, b"origin")
-        parsed = urlparse(origin) if origin is not None else None
-        if self.valid_origin(parsed, scope):
-            if origin is None:
-                # No browser: the session cookie is not a credential here.
-                scope = {
-                    **scope,
-                    "headers": [
-                        (k, v) for k, v in scope.get("headers", []) if k != b"cookie"
-                    ],
-                }
-            return await self.application(scope, receive, send)
-        metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_POLICY)).inc()
-        await receive()  # the websocket.connect message
-        await send({"type": "websocket.close", "code": CLOSE_POLICY})
 
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
@@ -138,6 +121,9 @@ def _user_by_token(key: str):
     token = token_lookup(key)
     if token is None or not token.user.is_active or token_is_expired(token):
         return AnonymousUser()
+    # A one-to-one caches each side on the other: the socket keeps its user for
+    # its lifetime, and need not keep the token too (0.3 KiB per socket).
+    type(token).user.field.remote_field.delete_cached_value(token.user)
     return token.user
 
 
@@ -170,62 +156,93 @@ async def connection_token_user(token: str) -> tuple:
 _TICKET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
-class TicketOrTokenAuth(BaseMiddleware):
-    """Set ``scope["user"]`` from a ticket or token when one is given.
+class SocketSecurity(AllowedHostsOrigin):
+    """The hub's WebSocket security stack in one middleware: the Origin check
+    (:class:`AllowedHostsOrigin`'s rule), then who the user is.
 
-    Also sets ``scope["credential_given"]`` when the handshake carries any
-    credential (a ticket, an Authorization header, the session cookie),
+    Sets, on one copy of the scope: ``scope["cookies"]`` (none without an
+    Origin), ``scope["user"]`` (from a ticket, a token, else the session
+    cookie, else ``AnonymousUser``), ``scope["session"]`` when the session
+    cookie counts (read-only: a socket never saves one), and
+    ``scope["credential_given"]`` when the handshake carries any credential;
     ``scope["token_claims"]`` for a connection token, whose expiry the
     consumer enforces, and ``scope["credential"]``: which sign-in the socket
     rests on, checked again when access changes (:func:`user_still_signed_in`).
+
+    One layer, not channels' ``CookieMiddleware``, ``SessionMiddleware`` and
+    ``AuthMiddleware`` stacked: each of those copies the scope and keeps it,
+    and its coroutine, for the socket's lifetime (about 5 KiB per idle socket,
+    docs/PERFORMANCE.md), and ``AuthMiddleware`` looked the session user up on
+    channels' shared database thread even when a token then replaced it.
+    channels' ``SessionMiddleware`` also wraps every outgoing frame to save a
+    session it only saves on ``http.response.start``, which a socket never
+    sends.
     """
 
     async def __call__(self, scope, receive, send):
-        # Blank values kept: "?ticket=" is a (bad) ticket, not a missing one.
-        query = parse_qs(
-            scope.get("query_string", b"").decode("latin1"), keep_blank_values=True
+        origin = _header(scope, b"origin")
+        if not self.valid_origin(
+            urlparse(origin) if origin is not None else None, scope
+        ):
+            metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_POLICY)).inc()
+            await receive()  # the websocket.connect message
+            await send({"type": "websocket.close", "code": CLOSE_POLICY})
+            return None
+        scope = dict(scope)  # one copy, kept by the router below for the socket
+        await _sign_in(scope, browser=origin is not None)
+        inner = self.application(scope, receive, send)
+        del scope  # the inner application's frame keeps it; this one need not
+        return await inner
+
+
+async def _sign_in(scope: dict, *, browser: bool) -> None:
+    """Set the user and the credential keys (see :class:`SocketSecurity`)."""
+    cookies = {}
+    if browser:  # without an Origin, the session cookie is not a credential
+        header = _header(scope, b"cookie")
+        if header is not None:
+            cookies = parse_cookie(header)
+    scope["cookies"] = cookies
+    session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+    # Blank values kept: "?ticket=" is a (bad) ticket, not a missing one.
+    query = parse_qs(
+        scope.get("query_string", b"").decode("latin1"), keep_blank_values=True
+    )
+    authorization = _header(scope, b"authorization")
+    if "ticket" in query:
+        ticket = query["ticket"][0]
+        redeemed = None
+        if _TICKET_SHAPE.fullmatch(ticket):
+            redeemed = await aticket_redeem(ticket)
+        scope["user"] = (
+            await _user_by_id(redeemed["user_id"]) if redeemed else AnonymousUser()
         )
-        authorization = _header(scope, b"authorization")
-        if "ticket" in query:
-            ticket = query["ticket"][0]
-            redeemed = None
-            if _TICKET_SHAPE.fullmatch(ticket):
-                redeemed = await aticket_redeem(ticket)
-            scope = {
-                **scope,
-                "user": await _user_by_id(redeemed["user_id"])
-                if redeemed
-                else AnonymousUser(),
-                # The socket ends with the sign-in that asked for the ticket.
-                "credential": (TICKET, None),
-                "credential_fingerprint": redeemed and redeemed["credential"],
-            }
-        elif authorization is not None:
-            scheme, _, key = authorization.partition(" ")
-            user, claims, credential = AnonymousUser(), None, None
-            if scheme.lower() == "token" and key.strip():
-                user = await _user_by_token(key.strip())
-                credential = (API_TOKEN, key.strip())
-            elif scheme.lower() == "bearer" and key.strip():
-                with contextlib.suppress(InvalidCredential):
-                    user, claims = await connection_token_user(key.strip())
-                credential = (CONNECTION_TOKEN, None)
-            scope = {
-                **scope,
-                "user": user,
-                "token_claims": claims,
-                "credential": credential,
-            }
-        elif settings.SESSION_COOKIE_NAME in scope.get("cookies", {}):
-            # AuthMiddleware signs the socket in from the session.
-            scope = {**scope, "credential": (SESSION, scope["session"].session_key)}
-        given = (
-            "ticket" in query
-            or authorization is not None
-            or settings.SESSION_COOKIE_NAME in scope.get("cookies", {})
-        )
-        scope = {**scope, "credential_given": given}
-        return await super().__call__(scope, receive, send)
+        # The socket ends with the sign-in that asked for the ticket.
+        scope["credential"] = (TICKET, None)
+        scope["credential_fingerprint"] = redeemed and redeemed["credential"]
+    elif authorization is not None:
+        scheme, _, key = authorization.partition(" ")
+        user, claims, credential = AnonymousUser(), None, None
+        if scheme.lower() == "token" and key.strip():
+            user = await _user_by_token(key.strip())
+            credential = (API_TOKEN, key.strip())
+        elif scheme.lower() == "bearer" and key.strip():
+            with contextlib.suppress(InvalidCredential):
+                user, claims = await connection_token_user(key.strip())
+            credential = (CONNECTION_TOKEN, None)
+        scope["user"] = user
+        scope["token_claims"] = claims
+        scope["credential"] = credential
+    elif session_key is not None:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        scope["session"] = store(session_key)
+        scope["user"] = await get_user(scope)
+        scope["credential"] = (SESSION, scope["session"].session_key)
+    else:
+        scope["user"] = AnonymousUser()
+    scope["credential_given"] = (
+        "ticket" in query or authorization is not None or session_key is not None
+    )
 
 
 # --- Revocation: what an open socket rests on, checked again --------------------
@@ -328,30 +345,7 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactTicketFilter())
 
 
-class SocketSessionMiddleware(BaseMiddleware):
-    """``scope["session"]`` from the session cookie, read-only.
-
-    channels' SessionMiddleware wraps ``send`` to save a modified session, and
-    it only ever saves on ``http.response.start``, which a WebSocket never
-    sends: on a socket the wrapper is a check on every outgoing frame that
-    can never act (a tenth of a fan-out's CPU, docs/PERFORMANCE.md). Sockets
-    only read the session, to find the user; the store loads on first use.
-    """
-
-    async def __call__(self, scope, receive, send):
-        if "cookies" not in scope:
-            raise ValueError("SocketSessionMiddleware needs CookieMiddleware above.")
-        store = import_module(settings.SESSION_ENGINE).SessionStore
-        key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
-        scope = {**scope, "session": store(key)}
-        return await super().__call__(scope, receive, send)
-
-
 def secure(application):
     """Wrap a WebSocket router in the hub's origin and authentication checks."""
     install_log_redaction()
-    return AllowedHostsOrigin(
-        CookieMiddleware(
-            SocketSessionMiddleware(AuthMiddleware(TicketOrTokenAuth(application)))
-        )
-    )
+    return SocketSecurity(application)

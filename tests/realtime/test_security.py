@@ -7,9 +7,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from hub.asgi import application
-from realtime.security import RedactTicketFilter
+from realtime.security import RedactTicketFilter, SocketSecurity
 from realtime.tickets import ticket_issue
-from tests.conftest import communicator
+from tests.conftest import ORIGIN, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,6 +114,51 @@ def test_ticket_endpoint__needs_auth_and_returns_ticket(alice, api_client, clien
 
     assert set(body) == {"ticket", "expires_in"}
     assert body["expires_in"] == 60
+
+
+async def _scope_after_security(headers: list) -> dict:
+    """The scope SocketSecurity hands the application below it."""
+    seen = {}
+
+    async def inner(scope, receive, send):
+        seen.update(scope)
+
+    scope = {"type": "websocket", "path": "/ws/notifications/", "headers": headers}
+    await SocketSecurity(inner)(scope, None, None)
+    return seen
+
+
+async def test_security__a_token_sockets_scope_keeps_no_session_and_no_token(alice):
+    from rest_framework.authtoken.models import Token
+
+    key = alice.auth_token.key
+    scope = await _scope_after_security(
+        [(b"host", b"localhost"), (b"authorization", f"Token {key}".encode())]
+    )
+
+    assert scope["user"] == alice
+    assert scope["credential_given"] is True
+    assert "session" not in scope  # read only when the cookie is the credential
+    # The user is kept for the socket's lifetime; the token row need not be.
+    assert not Token.user.field.remote_field.is_cached(scope["user"])
+
+
+async def test_security__a_cookie_without_origin_is_no_credential(alice):
+    from asgiref.sync import sync_to_async
+
+    client = Client()
+    await sync_to_async(client.force_login)(alice)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    headers = [(b"host", b"localhost"), (b"cookie", cookie)]
+
+    without = await _scope_after_security(headers)
+    with_origin = await _scope_after_security([*headers, (b"origin", ORIGIN)])
+
+    assert not without["user"].is_authenticated
+    assert without["cookies"] == {}
+    assert without["credential_given"] is False
+    assert with_origin["user"] == alice
+    assert with_origin["credential"][0] == "session"
 
 
 async def test_session_cookie__logged_in_browser_connects(alice):
