@@ -39,11 +39,12 @@ import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from hub import metrics
 from realtime import frames, groups, per_user, security
 from realtime.frames import FrameError, RateWindow
-from realtime.loop import InboxLoop
+from realtime.loop import CLOSE_TRY_AGAIN_LATER, TRY_LATER, InboxLoop
 
 logger = logging.getLogger(__name__)
 
@@ -134,13 +135,21 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         if claims is not None:
             self._token_sub = claims["sub"]
             self._expire_at(claims["exp"])
-        # Before the subclass checks access: a revocation from now on is heard.
-        await self.join(self.revocation_group(user))
         try:
+            # Before the subclass checks access: a revocation from now on is heard.
+            await self.join(self.revocation_group(user))
             return await self.opened(user)
         except Refused:
             await self._stop_counting()
             raise
+        except (RedisError, OSError) as exc:
+            # The channel layer cannot subscribe the socket (Redis down or
+            # failing over; its own retries are spent). Without this the
+            # handshake ended in an HTTP 500; 1013 tells clients to back off
+            # and retry, and they resume from their last id once in.
+            logger.warning("socket refused, channel layer unavailable: %s", exc)
+            await self._stop_counting()
+            raise Refused(CLOSE_TRY_AGAIN_LATER, TRY_LATER) from exc
 
     async def _stop_counting(self) -> None:
         """This socket no longer counts towards its user's open sockets."""
@@ -233,6 +242,11 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         self.handle_inline_events()
         metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
+
+    async def refuse_without_channel(self, receive, send, exc: Exception) -> None:
+        logger.warning("socket refused, channel layer unavailable: %s", exc)
+        metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_TRY_AGAIN_LATER)).inc()
+        await super().refuse_without_channel(receive, send, exc)
 
     @property
     def metrics_path(self) -> str:

@@ -231,7 +231,12 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
 
     async def _subscribe_to_channel(self, channel: str) -> None:
         self.channels[channel] = Inbox()
-        await self._get_shard(channel).subscribe(channel)
+        try:
+            await self._get_shard(channel).subscribe(channel)
+        except BaseException:
+            # Not subscribed (Redis down): no consumer will discard it.
+            del self.channels[channel]
+            raise
 
     async def receive(self, channel: str) -> dict:
         """channels' ``receive``: the next message of a channel, decoded."""

@@ -20,9 +20,15 @@ import functools
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from realtime.eager import start_eagerly
 from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
+
+# The close code and reason of a socket refused because the channel layer's
+# Redis is unavailable (RFC 6455 1013, "try again later").
+CLOSE_TRY_AGAIN_LATER = 1013
+TRY_LATER = "try again later"
 
 
 async def _read_client(inbox: Inbox, receive) -> None:
@@ -72,10 +78,34 @@ class InboxLoop:
         on an empty inbox, the layer's reader handles ``inline_events`` itself.
         Both loops run the same handlers; the consumer tests run on both.
         """
-        if settings.WS_INLINE_FANOUT:
-            await self._run_inbox_loop(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        try:
+            if settings.WS_INLINE_FANOUT:
+                await self._run_inbox_loop(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
+        except (RedisError, OSError) as exc:
+            # Both loops make the consumer's channel first, before they read
+            # the handshake: an error with no channel yet is the layer's.
+            if "channel_name" in vars(self):
+                raise
+            await self.refuse_without_channel(receive, send, exc)
+
+    async def refuse_without_channel(self, receive, send, exc: Exception) -> None:
+        """The channel layer could not make this socket's channel (its Redis is
+        down or failing over, past its retries). Answer the handshake with an
+        accept and a close with 1013, try again later, which clients retry
+        with backoff; without this it failed with an HTTP 500."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        await send(
+            {
+                "type": "websocket.close",
+                "code": CLOSE_TRY_AGAIN_LATER,
+                "reason": TRY_LATER,
+            }
+        )
 
     async def _run_inbox_loop(self, scope, receive, send) -> None:
         self.scope = scope
