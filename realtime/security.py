@@ -26,7 +26,7 @@ import re
 from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
-from channels.auth import AuthMiddleware, get_user
+from channels.auth import get_user
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware
@@ -217,7 +217,7 @@ class TicketOrTokenAuth(BaseMiddleware):
                 "credential": credential,
             }
         elif settings.SESSION_COOKIE_NAME in scope.get("cookies", {}):
-            # AuthMiddleware signs the socket in from the session.
+            # SessionAuth signs the socket in from the session.
             scope = {**scope, "credential": (SESSION, scope["session"].session_key)}
         given = (
             "ticket" in query
@@ -328,6 +328,38 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactTicketFilter())
 
 
+# channels' get_user, the function under its database_sync_to_async wrapper,
+# run on the thread pool instead (see SessionAuth).
+_session_user = database_read(get_user.func)
+
+
+class SessionAuth(BaseMiddleware):
+    """``scope["user"]`` from the session, as channels' ``AuthMiddleware`` sets
+    it, but read on the thread pool.
+
+    channels reads it with ``database_sync_to_async`` on the one thread all
+    sockets' writes share (realtime.db.database_write), so every handshake, a
+    session cookie or not, queued behind the write in progress: in the soak's
+    Redis outage each chat post held that thread for a failing publish, and a
+    handshake waited over 10 s instead of being refused with 1013 at once. A
+    handshake without a session cookie needs no database (its user is
+    anonymous here; TicketOrTokenAuth signs it in) and makes no call at all.
+    ``get_user`` may also flush a session whose auth hash no longer matches
+    (a password changed): that one write now runs on the pool too. The user is
+    the object itself, not channels' lazy one (nothing here calls channels'
+    ``login()``, which needs it).
+    """
+
+    async def __call__(self, scope, receive, send):
+        if "session" not in scope:
+            raise ValueError("SessionAuth needs SocketSessionMiddleware above.")
+        if scope["session"].session_key is None:
+            user = AnonymousUser()
+        else:
+            user = await _session_user(scope)
+        return await super().__call__({**scope, "user": user}, receive, send)
+
+
 class SocketSessionMiddleware(BaseMiddleware):
     """``scope["session"]`` from the session cookie, read-only.
 
@@ -352,6 +384,6 @@ def secure(application):
     install_log_redaction()
     return AllowedHostsOrigin(
         CookieMiddleware(
-            SocketSessionMiddleware(AuthMiddleware(TicketOrTokenAuth(application)))
+            SocketSessionMiddleware(SessionAuth(TicketOrTokenAuth(application)))
         )
     )
