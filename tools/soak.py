@@ -29,7 +29,7 @@ Redis is down, or any failed connect), reconnects with the backoff of
 static/hub/socket.js (full jitter, 0.25-0.5 s first, at most 10 s) and resumes
 from its last id, as hub.js does. Errors are counted by phase: ``before`` the
 kill, ``during`` the outage (from the kill until Redis answers again) and
-``after``.
+``after``; a connect or request is charged to the phase it began in.
 
 At the end every socket resumes once more, and each user's stored ids are
 compared with what its socket got (live or by resume): lost = stored but never
@@ -298,9 +298,20 @@ class Stats:
         self.chat_received: Counter[str] = Counter()  # by the phase it was sent in
         self.chat_duplicates = 0
         self.chat_phase_of: dict[str, str] = {}  # message text -> phase it was sent
+        self.failed_connect_secs: dict[str, float] = {}  # the longest, by phase
 
-    def error(self, kind: str) -> None:
-        self.errors[self.outage.phase()][kind] += 1
+    def connect_failed(self, exc: BaseException, phase: str, began: float) -> None:
+        self.error(connect_error(exc), phase)
+        took = time.monotonic() - began
+        self.failed_connect_secs[phase] = max(
+            took, self.failed_connect_secs.get(phase, 0.0)
+        )
+
+    def error(self, kind: str, phase: str | None = None) -> None:
+        """Count an error in ``phase`` (default: now's). A request or connect
+        is charged to the phase it started in: one begun while Redis was down
+        and failing after it came back is the outage's."""
+        self.errors[phase or self.outage.phase()][kind] += 1
 
 
 def connect_error(exc: BaseException) -> str:
@@ -344,10 +355,11 @@ class Reconnecting:
     async def _recover(self, attempt: int = 0) -> None:
         while not self.stopping:
             await asyncio.sleep(backoff_secs(attempt))
+            phase, began = self.stats.outage.phase(), time.monotonic()
             try:
                 await self.open()
             except Exception as exc:  # noqa: BLE001 (counted, then retried)
-                self.stats.error(connect_error(exc))
+                self.stats.connect_failed(exc, phase, began)
                 await self.drop()
                 attempt += 1
                 continue
@@ -429,10 +441,11 @@ class NotificationClient(Reconnecting):
     async def reconnect(self) -> None:
         """Drop the socket and connect again (recovering if that fails)."""
         await self.drop()
+        phase, began = self.stats.outage.phase(), time.monotonic()
         try:
             await self.open()
         except Exception as exc:  # noqa: BLE001 (counted, then recovered)
-            self.stats.error(connect_error(exc))
+            self.stats.connect_failed(exc, phase, began)
             await self.drop()
             self.recover()
             return
@@ -479,13 +492,14 @@ class ChatClient(Reconnecting):
 
 
 async def api(http: httpx.AsyncClient, stats: Stats, path: str, payload: dict) -> None:
+    phase = stats.outage.phase()
     try:
         response = await http.post(path, json=payload)
         stats.sent[path] += 1
         if response.status_code >= 300:
-            stats.error(f"HTTP {response.status_code} {path}")
+            stats.error(f"HTTP {response.status_code} {path}", phase)
     except httpx.HTTPError as exc:
-        stats.error(f"HTTP {type(exc).__name__} {path}")
+        stats.error(f"HTTP {type(exc).__name__} {path}", phase)
 
 
 async def every(secs: float, until: float, action) -> None:
@@ -662,6 +676,9 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
         },
         "chat_duplicates": stats.chat_duplicates,
         "errors_by_phase": {p: dict(stats.errors[p]) for p in PHASES},
+        "longest_failed_connect_secs_by_phase": {
+            p: round(secs, 2) for p, secs in stats.failed_connect_secs.items()
+        },
         "web_rss_mib_after_warmup": round(warm[0] / 1024, 1),
         "web_rss_mib_end": round(rss[-1][1] / 1024, 1),
         "web_rss_growth_pct": round(100 * (rss[-1][1] - warm[0]) / warm[0], 2),
