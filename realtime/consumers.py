@@ -39,12 +39,16 @@ import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from hub import metrics
 from realtime import frames, groups, per_user, security
 from realtime.frames import FrameError, RateWindow
-from realtime.loop import CLOSE_TRY_AGAIN_LATER, TRY_LATER, InboxLoop
+from realtime.loop import (
+    CLOSE_TRY_AGAIN_LATER,
+    LAYER_DOWN_ERRORS,
+    TRY_LATER,
+    InboxLoop,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +146,7 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         except Refused:
             await self._stop_counting()
             raise
-        except (RedisError, OSError) as exc:
+        except LAYER_DOWN_ERRORS as exc:
             # The channel layer cannot subscribe the socket (Redis down or
             # failing over; its own retries are spent). Without this the
             # handshake ended in an HTTP 500; 1013 tells clients to back off

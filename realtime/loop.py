@@ -29,6 +29,10 @@ from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
 # Redis is unavailable (RFC 6455 1013, "try again later").
 CLOSE_TRY_AGAIN_LATER = 1013
 TRY_LATER = "try again later"
+# What the layer raises when its Redis is gone: redis-py's errors, the socket's,
+# and uvloop's RuntimeError for a write on a transport Redis has just closed
+# (seen in the soak: a SUBSCRIBE racing the connection's end).
+LAYER_DOWN_ERRORS = (RedisError, OSError, RuntimeError)
 
 
 async def _read_client(inbox: Inbox, receive) -> None:
@@ -83,7 +87,7 @@ class InboxLoop:
                 await self._run_inbox_loop(scope, receive, send)
             else:
                 await super().__call__(scope, receive, send)
-        except (RedisError, OSError) as exc:
+        except LAYER_DOWN_ERRORS as exc:
             # Both loops make the consumer's channel first, before they read
             # the handshake: an error with no channel yet is the layer's.
             if "channel_name" in vars(self):
