@@ -29,7 +29,8 @@ Redis is down, or any failed connect), reconnects with the backoff of
 static/hub/socket.js (full jitter, 0.25-0.5 s first, at most 10 s) and resumes
 from its last id, as hub.js does. Errors are counted by phase: ``before`` the
 kill, ``during`` the outage (from the kill until Redis answers again) and
-``after``; a connect or request is charged to the phase it began in.
+``after``; a connect or request is charged to the phase it began in. A hub
+process that exits is started again, as a process manager would, and reported.
 
 At the end every socket resumes once more, and each user's stored ids are
 compared with what its socket got (live or by resume): lost = stored but never
@@ -39,9 +40,10 @@ are live only, not replayed, so messages posted during the outage are counted
 apart), and the web process's RSS after SOAK_WARMUP_SECS against the end
 (target: growth under 5 %). The report is printed and written to
 SOAK_VAR_DIR/soak-report.json (SOAK_VAR_DIR: var/ by default; the logs and the
-redis-server's files go under it in soak/). Exit code 1 when anything was lost
-or duplicated, an error occurred before or after the outage, or the restart
-asked for did not happen.
+redis-server's files go under it in soak/), with the first duplicates and how
+each copy came (which connection, live or by resume). Exit code 1 when anything
+was lost or duplicated, an error occurred before or after the outage, a hub
+process exited, or the restart asked for did not happen.
 """
 
 from __future__ import annotations
@@ -391,12 +393,16 @@ class NotificationClient(Reconnecting):
         self.headers = {"Authorization": f"Token {token}"}
         self.stats = stats
         self.got: Counter[int] = Counter()
+        self.how: dict[int, list[str]] = {}  # id -> how each copy came
+        self.connections = 0
+        self.resuming = False
         self.last_id: int | None = None  # from the first hello
         self.resumed = asyncio.Event()
 
     async def open(self) -> None:
         """Connect; a reconnect resumes from the last id seen, as hub.js does."""
         self.ws = ws = await connect(self.url, additional_headers=self.headers)
+        self.connections += 1
         hello = json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT_SECS))
         if hello.get("type") != "hello":
             self.stats.error("bad hello")
@@ -408,8 +414,12 @@ class NotificationClient(Reconnecting):
 
     async def resume(self) -> None:
         self.resumed.clear()
+        self.resuming = True
         await self.ws.send(json.dumps({"type": "resume", "last_id": self.last_id}))
-        await asyncio.wait_for(self.resumed.wait(), FRAME_TIMEOUT_SECS)
+        try:
+            await asyncio.wait_for(self.resumed.wait(), FRAME_TIMEOUT_SECS)
+        finally:
+            self.resuming = False
         if self.reader.done():
             raise ConnectionError("socket closed during resume")
 
@@ -422,6 +432,11 @@ class NotificationClient(Reconnecting):
                 if kind == "notification":
                     nid = frame["notification"]["id"]
                     self.got[nid] += 1
+                    self.how.setdefault(nid, []).append(
+                        f"connection {self.connections} "
+                        f"{'resume' if self.resuming else 'live'} "
+                        f"after {self.last_id} at {now_iso()}"
+                    )
                     self.last_id = max(self.last_id or 0, nid)
                 elif kind == "resumed":
                     if frame.get("more"):
@@ -526,7 +541,57 @@ async def restart_redis(redis: RedisServer, outage: Outage) -> None:
     print(f"soak: Redis back at {outage.up_iso}", flush=True)
 
 
-async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
+class Supervisor:
+    """The hub's processes, started again when one exits, as a process
+    manager (systemd ``Restart=always``) would; every exit is reported."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.extra: dict[str, str] = {}
+        self.exits: list[dict] = []
+
+    def start(self, name: str, extra: str = "") -> None:
+        self.extra[name] = extra
+        command = procfile()[name] + (" " + extra if extra else "")
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open)
+        self.processes[name] = subprocess.Popen(  # noqa: S603 (the Procfile)
+            ["/bin/sh", "-c", "exec " + command],
+            env=self.env,
+            cwd=BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def restart_exited(self, outage: Outage | None = None) -> None:
+        for name, proc in list(self.processes.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            self.exits.append(
+                {
+                    "process": name,
+                    "exit_code": code,
+                    "at": now_iso(),
+                    "phase": outage.phase() if outage else "start",
+                }
+            )
+            print(f"soak: {name} exited with {code}; started again", flush=True)
+            self.start(name, self.extra[name])
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            proc.terminate()
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def run(env, users, staff_token, hub: Supervisor, redis: RedisServer) -> dict:
     base_url = f"http://127.0.0.1:{env['PORT']}"
     ws_url = base_url.replace("http://", "ws://")
     started = time.monotonic()
@@ -591,7 +656,10 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
             await client.reconnect()
 
     async def sample():
-        rss.append((time.monotonic() - started, rss_kib(web_pid)))
+        rss.append((time.monotonic() - started, rss_kib(hub.processes["web"].pid)))
+
+    async def supervise():
+        hub.restart_exited(outage)
 
     async def progress():
         errors = {p: dict(c) for p, c in stats.errors.items() if c}
@@ -599,7 +667,7 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
             f"soak: {int(until - time.monotonic())} s left ({outage.phase()}); "
             f"sent {dict(stats.sent)}; reconnects {stats.reconnects}; "
             f"recoveries {dict(stats.recoveries)}; errors {errors}; "
-            f"web RSS {rss_kib(web_pid) // 1024} MiB",
+            f"web RSS {rss_kib(hub.processes['web'].pid) // 1024} MiB",
             flush=True,
         )
 
@@ -610,6 +678,7 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
         every(1 / RECONNECTS_PER_SEC, until, reconnect),
         every(RSS_SAMPLE_SECS, until, sample),
         every(30, until, progress),
+        every(1, until, supervise),
         restart_redis(redis, outage),
     )
     await sample()
@@ -631,6 +700,7 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
 
     pending = Broadcast.objects.exclude(status="sent").count
     while await asyncio.to_thread(pending) and time.monotonic() < deadline:
+        hub.restart_exited(outage)
         await asyncio.sleep(1)
     if await asyncio.to_thread(pending):
         stats.error(f"broadcast not sent within {DRAIN_TIMEOUT_SECS} s")
@@ -642,14 +712,22 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
             stats.error(f"final resume {type(exc).__name__}")
     stored = await asyncio.to_thread(stored_ids)
     lost = duplicated = delivered = 0
+    duplicates = []  # the first few, with how each copy came
     for client in clients:
         mine = stored.get(client.user_id, set())
         lost += len(mine - set(client.got))
         duplicated += sum(n - 1 for n in client.got.values() if n > 1)
         delivered += len(mine)
+        duplicates += [
+            {"user": client.user_id, "id": nid, "copies": client.how[nid]}
+            for nid, n in client.got.items()
+            if n > 1
+        ]
     await asyncio.gather(*(c.close() for c in clients + chats))
     await http.aclose()
 
+    hub.restart_exited(outage)
+    exits = hub.exits
     warm = [kib for at, kib in rss if at >= WARMUP_SECS] or [rss[-1][1]]
     per_room = CHAT_SOCKETS // max(CHAT_ROOMS, 1)
     return {
@@ -666,6 +744,8 @@ async def run(env, users, staff_token, web_pid, redis: RedisServer) -> dict:
         "notifications_stored_for_sockets": delivered,
         "lost": lost,
         "duplicated": duplicated,
+        "duplicates": duplicates[:10],
+        "process_exits": exits,
         "chat_by_phase": {
             p: {
                 "sent": stats.chat_sent[p],
@@ -694,6 +774,11 @@ def failures(report: dict) -> list[str]:
     for phase in ("before", "after"):
         if report["errors_by_phase"][phase]:
             why.append(f"errors {phase} the outage")
+    for exited in report["process_exits"]:
+        why.append(
+            f"{exited['process']} exited with {exited['exit_code']} at "
+            f"{exited['at']} ({exited['phase']}); started again"
+        )
     if REDIS_RESTART_AT_SECS and not report["redis"]["restarted"]:
         why.append("Redis was not restarted")
     return why
@@ -712,21 +797,12 @@ def main() -> int:
         f"database {env['DATABASE_URL'].split('://')[0]}, logs in {log_dir}",
         flush=True,
     )
-    processes = {}
+    hub = Supervisor(env, log_dir)
     try:
         prepare_database(env)
         users, staff_token = create_users(env)
         for name, extra in (("web", ""), ("worker", "--concurrency 2"), ("beat", "")):
-            command = procfile()[name] + (" " + extra if extra else "")
-            log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 (kept open)
-            processes[name] = subprocess.Popen(  # noqa: S603 (the Procfile)
-                ["/bin/sh", "-c", "exec " + command],
-                env=env,
-                cwd=BASE_DIR,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            hub.start(name, extra)
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while True:
             try:
@@ -736,19 +812,13 @@ def main() -> int:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or any(
-                p.poll() is not None for p in processes.values()
+                p.poll() is not None for p in hub.processes.values()
             ):
                 raise SystemExit(f"the hub did not start; see {log_dir}")
             time.sleep(0.2)
-        report = asyncio.run(run(env, users, staff_token, processes["web"].pid, redis))
+        report = asyncio.run(run(env, users, staff_token, hub, redis))
     finally:
-        for proc in processes.values():
-            proc.terminate()
-        for proc in processes.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        hub.stop()
         redis.stop()
     why = failures(report)
     report["failed"] = why
