@@ -101,6 +101,8 @@ class NotificationConsumer(HubConsumer):
         # ids go out in increasing order, never past a missing one, so the
         # highest id a client has seen is a lossless resume point.
         self.delivered_id: int = hello["last_id"]
+        # Every id in (opened_id, delivered_id] has been sent on this socket.
+        self.opened_id: int = hello["last_id"]
         for slug in hello["topics"]:
             await self.join(groups.topic(slug))
         return [hello]
@@ -183,14 +185,21 @@ class NotificationConsumer(HubConsumer):
         payloads = await self.db_call(_after, self.user_id, last_id, limit + 1)
         more = len(payloads) > limit
         payloads = payloads[:limit]
-        for payload in payloads:
+        # What this socket was sent since its hello (pushes that came before
+        # this frame) is on its way to the client already: not sent twice.
+        fresh = [
+            payload
+            for payload in payloads
+            if not self.opened_id < payload["id"] <= self.delivered_id
+        ]
+        for payload in fresh:
             await self.send_json({"type": "notification", "notification": payload})
         if payloads:  # their live pushes, if they come after, are skipped
             self.delivered_id = max(self.delivered_id, payloads[-1]["id"])
         await self.send_json(
             {
                 "type": "resumed",
-                "count": len(payloads),
+                "count": len(fresh),
                 "last_id": payloads[-1]["id"] if payloads else last_id,
                 "more": more,
             }
