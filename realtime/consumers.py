@@ -39,15 +39,16 @@ import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from hub import metrics
 from realtime import frames, groups, per_user, security
 from realtime.frames import FrameError, RateWindow
 from realtime.loop import (
     CLOSE_TRY_AGAIN_LATER,
-    LAYER_DOWN_ERRORS,
     TRY_LATER,
     InboxLoop,
+    LayerUnavailable,
 )
 
 logger = logging.getLogger(__name__)
@@ -146,12 +147,14 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         except Refused:
             await self._stop_counting()
             raise
-        except LAYER_DOWN_ERRORS as exc:
+        except LayerUnavailable as exc:
             # The channel layer cannot subscribe the socket (Redis down or
             # failing over; its own retries are spent). Without this the
             # handshake ended in an HTTP 500; 1013 tells clients to back off
             # and retry, and they resume from their last id once in.
-            logger.warning("socket refused, channel layer unavailable: %s", exc)
+            logger.warning(
+                "socket refused, channel layer unavailable: %r", exc.__cause__
+            )
             await self._stop_counting()
             raise Refused(CLOSE_TRY_AGAIN_LATER, TRY_LATER) from exc
 
@@ -219,7 +222,10 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         if group in self.joined_groups:
             return False
         self.joined_groups.add(group)
-        await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:
+            raise LayerUnavailable(f"could not join {group}") from exc
         return True
 
     async def leave(self, group: str) -> bool:
@@ -248,7 +254,11 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
 
     async def refuse_without_channel(self, receive, send, exc: Exception) -> None:
-        logger.warning("socket refused, channel layer unavailable: %s", exc)
+        # redis-py's errors are the outage itself; anything else gets its trace.
+        expected = isinstance(exc, RedisError | OSError)
+        logger.warning(
+            "socket refused, channel layer unavailable: %r", exc, exc_info=not expected
+        )
         metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_TRY_AGAIN_LATER)).inc()
         await super().refuse_without_channel(receive, send, exc)
 

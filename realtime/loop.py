@@ -20,7 +20,6 @@ import functools
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from realtime.eager import start_eagerly
 from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
@@ -29,10 +28,13 @@ from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
 # Redis is unavailable (RFC 6455 1013, "try again later").
 CLOSE_TRY_AGAIN_LATER = 1013
 TRY_LATER = "try again later"
-# What the layer raises when its Redis is gone: redis-py's errors, the socket's,
-# and uvloop's RuntimeError for a write on a transport Redis has just closed
-# (seen in the soak: a SUBSCRIBE racing the connection's end).
-LAYER_DOWN_ERRORS = (RedisError, OSError, RuntimeError)
+
+
+class LayerUnavailable(Exception):
+    """The channel layer could not subscribe a channel or group: its Redis is
+    down, or the connection was being torn down under the SUBSCRIBE. Besides
+    redis-py's errors the soak saw uvloop's RuntimeError (a write on a closed
+    transport) and AttributeError (the connection's writer already gone)."""
 
 
 async def _read_client(inbox: Inbox, receive) -> None:
@@ -87,9 +89,10 @@ class InboxLoop:
                 await self._run_inbox_loop(scope, receive, send)
             else:
                 await super().__call__(scope, receive, send)
-        except LAYER_DOWN_ERRORS as exc:
+        except Exception as exc:
             # Both loops make the consumer's channel first, before they read
-            # the handshake: an error with no channel yet is the layer's.
+            # the handshake: an error with no channel yet is the layer's,
+            # whichever it is (see LayerUnavailable; logged with its trace).
             if "channel_name" in vars(self):
                 raise
             await self.refuse_without_channel(receive, send, exc)
