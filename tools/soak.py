@@ -38,7 +38,8 @@ received; duplicated = received twice. Also reported: when Redis went down and
 came back, errors per phase, reconnects, chat deliveries per phase (chat frames
 are live only, not replayed, so messages posted during the outage are counted
 apart), and the web process's RSS after SOAK_WARMUP_SECS against the end
-(target: growth under 5 %). The report is printed and written to
+(target: growth under 5 %), and from SOAK_WARMUP_SECS after Redis came back to
+the end (whether the outage left it growing). The report is printed and written to
 SOAK_VAR_DIR/soak-report.json (SOAK_VAR_DIR: var/ by default; the logs and the
 redis-server's files go under it in soak/), with the first duplicates and how
 each copy came (which connection, live or by resume). Exit code 1 when anything
@@ -396,6 +397,7 @@ class NotificationClient(Reconnecting):
         self.how: dict[int, list[str]] = {}  # id -> how each copy came
         self.connections = 0
         self.resuming = False
+        self.seen_resuming = 0  # the highest id pushed while resuming
         self.last_id: int | None = None  # from the first hello
         self.resumed = asyncio.Event()
 
@@ -415,6 +417,7 @@ class NotificationClient(Reconnecting):
     async def resume(self) -> None:
         self.resumed.clear()
         self.resuming = True
+        self.seen_resuming = 0
         await self.ws.send(json.dumps({"type": "resume", "last_id": self.last_id}))
         try:
             await asyncio.wait_for(self.resumed.wait(), FRAME_TIMEOUT_SECS)
@@ -437,13 +440,19 @@ class NotificationClient(Reconnecting):
                         f"{'resume' if self.resuming else 'live'} "
                         f"after {self.last_id} at {now_iso()}"
                     )
-                    self.last_id = max(self.last_id or 0, nid)
+                    if self.resuming:  # PROTOCOL.md: only `resumed` moves it then
+                        self.seen_resuming = max(self.seen_resuming, nid)
+                    else:
+                        self.last_id = max(self.last_id or 0, nid)
                 elif kind == "resumed":
                     if frame.get("more"):
                         await ws.send(
                             json.dumps({"type": "resume", "last_id": frame["last_id"]})
                         )
                     else:
+                        self.last_id = max(
+                            self.last_id or 0, frame["last_id"], self.seen_resuming
+                        )
                         self.resumed.set()
                 elif kind == "error":
                     self.stats.error(f"error frame {frame.get('code')}")
@@ -763,6 +772,24 @@ async def run(env, users, staff_token, hub: Supervisor, redis: RedisServer) -> d
         "web_rss_mib_end": round(rss[-1][1] / 1024, 1),
         "web_rss_growth_pct": round(100 * (rss[-1][1] - warm[0]) / warm[0], 2),
         "web_rss_mib_max": round(max(k for _, k in rss) / 1024, 1),
+        **rss_after_outage(rss, outage),
+    }
+
+
+def rss_after_outage(rss: list[tuple[float, int]], outage: Outage) -> dict:
+    """The web process's RSS growth from WARMUP_SECS after Redis came back to
+    the end: whether it kept growing once the outage's one-off work was done."""
+    if outage.up_at is None:
+        return {}
+    since = outage.up_at - outage.started + WARMUP_SECS
+    after = [kib for at, kib in rss if at >= since]
+    if len(after) < 2:
+        return {}
+    return {
+        "web_rss_mib_after_outage": round(after[0] / 1024, 1),
+        "web_rss_growth_pct_after_outage": round(
+            100 * (after[-1] - after[0]) / after[0], 2
+        ),
     }
 
 
