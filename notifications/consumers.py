@@ -108,6 +108,8 @@ class NotificationConsumer(HubConsumer):
         # ids go out in increasing order, never past a missing one, so the
         # highest id a client has seen is a lossless resume point.
         self.delivered_id: int = hello["last_id"]
+        # Every id in (opened_id, delivered_id] has been sent on this socket.
+        self.opened_id: int = hello["last_id"]
         for slug in hello["topics"]:
             await self.join(groups.topic(slug))
         return [hello]
@@ -190,15 +192,22 @@ class NotificationConsumer(HubConsumer):
         frames = await self.db_call(_after, self.user_id, last_id, limit + 1)
         more = len(frames) > limit
         frames = frames[:limit]
-        for frame in frames:
-            await self.send_json(frame)
+        # What this socket was sent since its hello (pushes that came before
+        # this frame) is on its way to the client already: not sent twice.
+        fresh = [
+            item
+            for item in frames
+            if not self.opened_id < item["notification"]["id"] <= self.delivered_id
+        ]
+        for item in fresh:
+            await self.send_json(item)
         resumed_to = frames[-1]["notification"]["id"] if frames else last_id
         if frames:  # their live pushes, if they come after, are skipped
             self.delivered_id = max(self.delivered_id, resumed_to)
         await self.send_json(
             {
                 "type": "resumed",
-                "count": len(frames),
+                "count": len(fresh),
                 "last_id": resumed_to,
                 "more": more,
             }

@@ -39,11 +39,17 @@ import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from hub import metrics
 from realtime import frames, groups, per_user, security
 from realtime.frames import FrameError, RateWindow
-from realtime.loop import InboxLoop
+from realtime.loop import (
+    CLOSE_TRY_AGAIN_LATER,
+    TRY_LATER,
+    InboxLoop,
+    LayerUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +93,13 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except Exception as exc:
+            # Both loops make the consumer's channel first, before they read
+            # the handshake: an error with no channel yet is the layer's,
+            # whichever it is (realtime.loop.LayerUnavailable).
+            if "channel_name" in vars(self):
+                raise
+            await self.refuse_without_channel(receive, send, exc)
         finally:
             # Counted closed once its groups and channel are gone too: closing
             # thousands at once keeps the process busy for seconds after the
@@ -149,13 +162,23 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         if claims is not None:
             self._token_sub = claims["sub"]
             self._expire_at(claims["exp"])
-        # Before the subclass checks access: a revocation from now on is heard.
-        await self.join(self.revocation_group(user))
         try:
+            # Before the subclass checks access: a revocation from now on is heard.
+            await self.join(self.revocation_group(user))
             return await self.opened(user)
         except Refused:
             await self._stop_counting()
             raise
+        except LayerUnavailable as exc:
+            # The channel layer cannot subscribe the socket (Redis down or
+            # failing over; its own retries are spent). Without this the
+            # handshake ended in an HTTP 500; 1013 tells clients to back off
+            # and retry, and they resume from their last id once in.
+            logger.warning(
+                "socket refused, channel layer unavailable: %r", exc.__cause__
+            )
+            await self._stop_counting()
+            raise Refused(CLOSE_TRY_AGAIN_LATER, TRY_LATER) from exc
 
     async def _stop_counting(self) -> None:
         """This socket no longer counts towards its user's open sockets."""
@@ -221,7 +244,10 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         if group in self.joined_groups:
             return False
         self.joined_groups.add(group)
-        await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:
+            raise LayerUnavailable(f"could not join {group}") from exc
         return True
 
     async def leave(self, group: str) -> bool:
@@ -248,6 +274,15 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         self.handle_inline_events()
         metrics.SOCKETS_OPEN.labels(path=self.metrics_path).inc()
         metrics.SOCKETS_ACCEPTED.labels(path=self.metrics_path).inc()
+
+    async def refuse_without_channel(self, receive, send, exc: Exception) -> None:
+        # redis-py's errors are the outage itself; anything else gets its trace.
+        expected = isinstance(exc, RedisError | OSError)
+        logger.warning(
+            "socket refused, channel layer unavailable: %r", exc, exc_info=not expected
+        )
+        metrics.SOCKETS_REFUSED.labels(code=str(CLOSE_TRY_AGAIN_LATER)).inc()
+        await super().refuse_without_channel(receive, send, exc)
 
     @property
     def metrics_path(self) -> str:

@@ -7,7 +7,7 @@ channel-layer API channels documents. The names it relies on, and the versions
 they were read from, are pinned by ``tests/realtime/test_layer.py``:
 ``RedisPubSubChannelLayer._get_layer``, ``._layers``, ``._args``, ``._kwargs``
 and ``channels_redis.utils._wrap_close`` (one layer per event loop);
-``RedisPubSubLoopLayer.channels``, ``._shards``, ``._get_shard``,
+``RedisPubSubLoopLayer.channels``, ``.groups``, ``._shards``, ``._get_shard``,
 ``._get_group_channel_name`` and ``._subscribe_to_channel`` (routing, and the
 per-channel queue); a shard's ``_lock``, ``_ensure_redis`` and ``_redis`` (a
 pipeline and PUBSUB queries on the shard's own connection), and its
@@ -27,7 +27,9 @@ PONG arrives (Redis has processed them: every later publish reaches this
 process) the layer puts a ``layer.reconnected`` event into every inbox, so each
 consumer can fetch from the database what was published while it was deaf.
 channels_redis' ``on_disconnect``/``on_reconnect`` arguments are stored but
-never called in 4.3, so they cannot serve.
+never called in 4.3, so they cannot serve. A channel or group left while Redis
+is down (a socket closing in the outage) does not raise: redis-py would
+subscribe to it again on reconnect, so the layer unsubscribes it once back.
 
 Why a subclass. channels_redis gives each consumer's channel an
 ``asyncio.Queue`` that the layer's Redis reader fills, and a consumer takes
@@ -61,6 +63,7 @@ from channels_redis.utils import _wrap_close, decode_hosts
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from realtime import groups
 
@@ -226,6 +229,9 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         ]
         self._last_raw: bytes | None = None
         self._last_message: dict | None = None
+        # Redis channels left while Redis was down (see _left_subscribed).
+        self._unsubscribe_later: set[str] = set()
+        self._unsubscribing: asyncio.Task | None = None
 
     def resubscribed(self, host: dict) -> None:
         """A shard's subscriber is back: every consumer here may have missed
@@ -238,10 +244,47 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         event = Item(Kind.MESSAGE, {"type": groups.LAYER_RECONNECTED})
         for inbox in self.channels.values():
             inbox.put(event)
+        if self._unsubscribe_later and (
+            self._unsubscribing is None or self._unsubscribing.done()
+        ):
+            self._unsubscribing = asyncio.ensure_future(self._unsubscribe_left())
+
+    def _left_subscribed(self, redis_channel: str) -> None:
+        """Unsubscribing failed (Redis down): redis-py keeps the channel and
+        subscribes to it again when it reconnects, so it is unsubscribed once
+        the shard is back, if nobody here has used it again by then."""
+        logger.warning(
+            "channel layer unavailable; %s left until it is back", redis_channel
+        )
+        self._unsubscribe_later.add(redis_channel)
+
+    async def _unsubscribe_left(self) -> None:
+        for redis_channel in sorted(self._unsubscribe_later):
+            if redis_channel not in self.channels and not self.groups.get(
+                redis_channel
+            ):
+                try:
+                    await self._get_shard(redis_channel).unsubscribe(redis_channel)
+                except (RedisError, OSError):
+                    continue  # its shard is still down: at its own reconnect
+            self._unsubscribe_later.discard(redis_channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        """channels_redis' ``group_discard``, which does not raise while Redis
+        is down (a socket closing in an outage leaves its groups)."""
+        try:
+            await super().group_discard(group, channel)
+        except (RedisError, OSError):
+            self._left_subscribed(self._get_group_channel_name(group))
 
     async def _subscribe_to_channel(self, channel: str) -> None:
         self.channels[channel] = Inbox()
-        await self._get_shard(channel).subscribe(channel)
+        try:
+            await self._get_shard(channel).subscribe(channel)
+        except BaseException:
+            # Not subscribed (Redis down): no consumer will discard it.
+            del self.channels[channel]
+            raise
 
     async def receive(self, channel: str) -> dict:
         """channels' ``receive``: the next message of a channel, decoded."""
@@ -264,7 +307,10 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
     async def discard_channel(self, channel: str) -> None:
         """Forget a channel whose consumer has ended, and unsubscribe from it."""
         if self.channels.pop(channel, None) is not None:
-            await self._get_shard(channel).unsubscribe(channel)
+            try:
+                await self._get_shard(channel).unsubscribe(channel)
+            except (RedisError, OSError):
+                self._left_subscribed(channel)
 
     def decode(self, raw: bytes) -> dict:
         """A message from its bytes. A group message is the same bytes object

@@ -24,6 +24,18 @@ from django.conf import settings
 from realtime.eager import start_eagerly
 from realtime.layer import HubPubSubChannelLayer, Inbox, Item, Kind
 
+# The close code and reason of a socket refused because the channel layer's
+# Redis is unavailable (RFC 6455 1013, "try again later").
+CLOSE_TRY_AGAIN_LATER = 1013
+TRY_LATER = "try again later"
+
+
+class LayerUnavailable(Exception):
+    """The channel layer could not subscribe a channel or group: its Redis is
+    down, or the connection was being torn down under the SUBSCRIBE. Besides
+    redis-py's errors the soak saw uvloop's RuntimeError (a write on a closed
+    transport) and AttributeError (the connection's writer already gone)."""
+
 
 async def _read_client(inbox: Inbox, receive) -> None:
     """Put each client message into ``inbox`` and wait until the consumer has
@@ -80,6 +92,23 @@ class InboxLoop:
         if settings.WS_INLINE_FANOUT:
             return self._run_inbox_loop(scope, receive, send)
         return super().__call__(scope, receive, send)
+
+    async def refuse_without_channel(self, receive, send, exc: Exception) -> None:
+        """The channel layer could not make this socket's channel (its Redis is
+        down or failing over, past its retries). Answer the handshake with an
+        accept and a close with 1013, try again later, which clients retry
+        with backoff; without this it failed with an HTTP 500."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        await send(
+            {
+                "type": "websocket.close",
+                "code": CLOSE_TRY_AGAIN_LATER,
+                "reason": TRY_LATER,
+            }
+        )
 
     async def _run_inbox_loop(self, scope, receive, send) -> None:
         self.scope = scope

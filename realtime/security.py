@@ -195,6 +195,16 @@ class SocketSecurity(AllowedHostsOrigin):
         return await inner
 
 
+# channels' get_user, the function under its database_sync_to_async wrapper, run
+# on the thread pool instead of channels' one thread that every socket's writes
+# share: in a Redis outage each chat post held that thread for a failing
+# publish, and a handshake with a session cookie waited over 10 s behind them
+# instead of being refused with 1013 at once (docs/RELIABILITY.md, the soak).
+# get_user may flush a session whose auth hash no longer matches (a password
+# changed): that one write runs on the pool too.
+_session_user = database_read(get_user.func)
+
+
 async def _sign_in(scope: dict, *, browser: bool) -> None:
     """Set the user and the credential keys (see :class:`SocketSecurity`)."""
     cookies = {}
@@ -236,7 +246,7 @@ async def _sign_in(scope: dict, *, browser: bool) -> None:
     elif session_key is not None:
         store = import_module(settings.SESSION_ENGINE).SessionStore
         scope["session"] = store(session_key)
-        scope["user"] = await get_user(scope)
+        scope["user"] = await _session_user(scope)
         scope["credential"] = (SESSION, scope["session"].session_key)
     else:
         scope["user"] = AnonymousUser()
@@ -291,7 +301,7 @@ async def user_still_signed_in(scope, user_id: int):
     kind, secret = scope.get("credential") or (None, None)
     if kind == SESSION:
         store = import_module(settings.SESSION_ENGINE).SessionStore
-        user = await get_user({"session": store(secret)})
+        user = await _session_user({"session": store(secret)})
     elif kind == API_TOKEN:
         user = await _user_by_token(secret)
     else:

@@ -8,7 +8,8 @@ const BACKOFF_MAX_MS = 10000; // retries never wait longer than this
 const PING_EVERY_MS = 25000; // a ping after this long without a frame...
 const PONG_TIMEOUT_MS = 10000; // ...and a reconnect if nothing answers in this
 // Close codes retrying cannot fix: not signed in, forbidden, no such
-// endpoint, origin refused.
+// endpoint, origin refused. Every other code is retried with backoff, 1013
+// (try again later: the hub's Redis is down) included.
 export const FINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 1008]);
 export const CLOSE_NOT_AUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;

@@ -168,6 +168,31 @@ async def test_resume__replays_missed_notifications_oldest_first(alice, bob):
     await comm.disconnect()
 
 
+async def test_resume__does_not_send_again_what_this_socket_was_pushed(alice):
+    """A client resumes right after hello; a push that reached the socket
+    before its resume (a broadcast, the server's catch-up after a Redis
+    restart) was sent again by the replay: the 600 s soak counted a duplicate.
+    What the socket was sent since its hello is not replayed; what came
+    before its hello is."""
+    before = (await notify(recipients=[alice], title="before"))[0]
+    comm, hello = await connected(alice)
+    assert hello["last_id"] == before.pk
+    [pushed] = await notify(recipients=[alice], title="pushed")
+    frame = await receive_until(comm, "notification")
+    assert frame["notification"]["id"] == pushed.pk
+
+    await comm.send_json_to({"type": "resume", "last_id": before.pk - 1})
+    replayed = []
+    while (frame := await comm.receive_json_from(timeout=3))["type"] != "resumed":
+        if frame["type"] == "notification":
+            replayed.append(frame["notification"]["id"])
+
+    assert replayed == [before.pk]
+    assert frame == {"type": "resumed", "count": 1, "last_id": pushed.pk,
+                     "more": False}  # fmt: skip
+    await comm.disconnect()
+
+
 async def test_resume__bounded_with_more_flag(alice, settings):
     settings.RESUME_MAX_ITEMS = 2
     rows = [(await notify(recipients=[alice], title=str(i)))[0] for i in range(3)]

@@ -6,11 +6,13 @@ layer only where the consumer's path for other layers is under test.
 
 import asyncio
 import json
+import time
 
 import pytest
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import override_settings
+from redis.asyncio import Redis
 
 from hub import metrics
 from realtime import groups, publish
@@ -430,6 +432,51 @@ async def test_restart__consumers_are_told_once_subscribed_again(restartable_red
     # Told after Redis took the SUBSCRIBEs again: a publish now reaches us.
     await layer.group_send("g", {"type": "x.y", "n": 3})
     assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "x.y", "n": 3}
+    await layer.flush()
+
+
+async def _until_deaf(shard) -> None:
+    """Until the shard's subscriber has found its connection gone (a command
+    then has to connect, and fails while Redis is down)."""
+    deadline = time.monotonic() + 10
+    while shard._pubsub.connection.is_connected:
+        assert time.monotonic() < deadline, "the subscriber never noticed"
+        await asyncio.sleep(0.02)  # polling the reader channels_redis runs
+
+
+async def test_restart__leaving_while_redis_is_down_unsubscribes_once_back(
+    restartable_redis,
+):
+    """A socket closing during an outage leaves its groups and its channel:
+    that raised ConnectionError (uvicorn logged "Exception in ASGI
+    application"), and redis-py kept both subscriptions for good."""
+    layer = HubPubSubChannelLayer(hosts=[restartable_redis.url], prefix="restart")
+    staying = await layer.new_channel()
+    leaving = await layer.new_channel()
+    await layer.group_add("stays", staying)
+    await layer.group_add("goes", leaving)
+    loop_layer = layer.loop_layer()
+    _, group_channel = loop_layer.route("goes")
+
+    restartable_redis.kill()
+    await _until_deaf(loop_layer.shards()[0])
+    await layer.group_discard("goes", leaving)
+    await loop_layer.discard_channel(leaving)
+    restartable_redis.start()
+
+    event = await asyncio.wait_for(layer.receive(staying), 10)
+    assert event == {"type": groups.LAYER_RECONNECTED}
+    redis = Redis.from_url(restartable_redis.url)
+    deadline = time.monotonic() + 10
+    while dict(await redis.pubsub_numsub(group_channel, leaving)) != {
+        group_channel.encode(): 0,
+        leaving.encode(): 0,
+    }:
+        assert time.monotonic() < deadline, "still subscribed"
+        await asyncio.sleep(0.02)  # the layer unsubscribes in a task of its own
+    await layer.group_send("stays", {"type": "x.y", "n": 4})
+    assert await asyncio.wait_for(layer.receive(staying), 5) == {"type": "x.y", "n": 4}
+    await redis.aclose()
     await layer.flush()
 
 

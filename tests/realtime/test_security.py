@@ -236,3 +236,36 @@ def test_redact_filter__a_message_with_the_path_inline_is_redacted():
     RedactTicketFilter().filter(record)
 
     assert record.getMessage() == "Not Found: /email/unsubscribe/[redacted]/"
+
+
+async def test_handshake__not_held_behind_the_shared_database_thread(alice):
+    """Sockets' writes share one thread (realtime.db.database_write). channels'
+    AuthMiddleware read the session's user there too, so every handshake,
+    with a session cookie or not, waited for the write in progress: in the
+    soak's Redis outage each chat post held it for a failing publish, and a
+    handshake took over 10 s instead of being refused with 1013 at once."""
+    import asyncio
+    import threading
+
+    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
+
+    browser = Client()
+    await sync_to_async(browser.force_login)(alice)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    released = threading.Event()
+    shared_thread_busy = asyncio.ensure_future(
+        database_sync_to_async(released.wait)(timeout=30)
+    )
+    try:
+        by_token = communicator("/ws/notifications/", alice)
+        by_session = communicator("/ws/notifications/", headers=[(b"cookie", cookie)])
+        for comm in (by_token, by_session):
+            assert (await comm.connect(timeout=5))[0]
+            hello = await comm.receive_json_from(timeout=5)
+            assert hello["user"]["username"] == "alice"
+            await comm.disconnect()
+        assert not shared_thread_busy.done()  # it was held all along
+    finally:
+        released.set()
+        await shared_thread_busy

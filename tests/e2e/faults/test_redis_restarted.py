@@ -17,9 +17,11 @@ import time
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from websockets.exceptions import ConnectionClosed
 
 from hub.celery import app as celery_app
 from notifications.models import Notification
+from realtime.consumers import CLOSE_TRY_AGAIN_LATER
 from tests.support.sockets import Socket, assert_once_each
 from tests.support.stack import api, health, wait_for
 
@@ -212,3 +214,29 @@ async def test_redis_restarted__a_notification_long_after_reaches_open_sockets(
         await s.until_title("by worker")
         assert_once_each(s, await sync_to_async(ids_of)(s.user))
         await s.close()
+
+
+async def test_redis_down__a_handshake_is_closed_1013_and_one_after_the_restart_works(
+    hub_factory, private_redis, alice, staff
+):
+    """The channel layer cannot subscribe a new socket while Redis is down: the
+    handshake ends with close code 1013 (try again later, which the hub's
+    clients retry with backoff), not an HTTP 500 they cannot tell from a bug."""
+    hub = hub_factory(REDIS_URL=private_redis.url, CELERY_BROKER_URL=private_redis.url)
+
+    private_redis.kill()
+    refused = Socket(hub.ws_url, alice)
+    with pytest.raises(ConnectionClosed) as closed:
+        await refused.open()
+    assert closed.value.rcvd is not None, closed.value  # a close frame, not a 500
+    assert closed.value.rcvd.code == CLOSE_TRY_AGAIN_LATER
+
+    private_redis.start()
+    sock = Socket(hub.ws_url, alice)  # right after, no wait for /healthz
+    await sock.open()
+    assert (
+        await sync_to_async(notify)(hub, staff, [alice], "after")
+    ).status_code == 201
+    await sock.until_title("after")
+    assert_once_each(sock, await sync_to_async(ids_of)(alice))
+    await sock.close()
