@@ -41,7 +41,9 @@ its client's frames alike, so a group message wakes each consumer once, and an
 idle consumer may even handle it in the reader (:attr:`Inbox.handle_now`).
 One group message is one bytes object put into every member's inbox, so
 :meth:`HubPubSubLoopLayer.decode` decodes it once. ``receive()`` still works as
-channels documents it (channels' stock consumer loop uses it).
+channels documents it (channels' stock consumer loop uses it). A consumer's own
+channel is an inbox with no Redis subscription (the hub sends to groups only;
+:meth:`HubPubSubLoopLayer.new_channel`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ import asyncio
 import collections
 import enum
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -277,6 +280,32 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         except (RedisError, OSError):
             self._left_subscribed(self._get_group_channel_name(group))
 
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A consumer's channel in this process: an inbox, no Redis subscription.
+
+        The hub delivers to groups only (every socket is in its user's groups,
+        realtime.groups): the layer subscribes to a group's Redis channel once
+        per process and puts each message into its members' inboxes. So a
+        consumer's own channel needs no SUBSCRIBE when it opens and no
+        UNSUBSCRIBE when it closes (channels_redis makes both): one Redis round
+        trip fewer per connect, and no entry in redis-py's tables per socket
+        (docs/PERFORMANCE.md). :meth:`send` to such a channel reaches it from
+        this process only.
+        """
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        self.channels[channel] = Inbox()
+        return channel
+
+    async def send(self, channel: str, message: dict) -> None:
+        """channels' ``send``: to a channel of this process, straight into its
+        inbox (it has no Redis subscription); else published, as channels_redis
+        does, for a process that subscribed to it."""
+        inbox = self.channels.get(channel)
+        if inbox is not None:
+            inbox.put_nowait(self.channel_layer.serialize(message))
+            return
+        await super().send(channel, message)
+
     async def _subscribe_to_channel(self, channel: str) -> None:
         self.channels[channel] = Inbox()
         try:
@@ -305,7 +334,8 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         return self.channels[channel]
 
     async def discard_channel(self, channel: str) -> None:
-        """Forget a channel whose consumer has ended, and unsubscribe from it."""
+        """Forget a channel whose consumer has ended; unsubscribe from it if
+        ``receive()`` subscribed (the shard skips one :meth:`new_channel` made)."""
         if self.channels.pop(channel, None) is not None:
             try:
                 await self._get_shard(channel).unsubscribe(channel)

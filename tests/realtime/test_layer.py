@@ -86,15 +86,20 @@ async def test_group_send__each_member_gets_its_own_copy():
         await layer.loop_layer().discard_channel(channel)
 
 
-async def test_discard_channel__unsubscribes_it_from_redis():
+async def test_new_channel__an_inbox_without_a_redis_subscription():
+    """The hub delivers to groups only: a consumer's own channel costs no
+    SUBSCRIBE, and a send from this process still reaches it."""
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    assert await _numsub(layer, channel) == 1
-
-    await layer.loop_layer().discard_channel(channel)
-
-    assert channel not in layer.loop_layer().channels
+    assert channel in layer.loop_layer().channels
     assert await _numsub(layer, channel) == 0
+
+    await layer.send(channel, {"type": "topic.event", "frames": ["x"]})
+    message = await asyncio.wait_for(layer.receive(channel), timeout=3)
+
+    assert message == {"type": "topic.event", "frames": ["x"]}
+    await layer.loop_layer().discard_channel(channel)
+    assert channel not in layer.loop_layer().channels
 
 
 async def _connected_channel(user) -> tuple:
