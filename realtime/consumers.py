@@ -214,6 +214,12 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
     async def frame_auth(self, frame: dict) -> None:
         """Sign in with a connection token, or extend the one the socket has."""
         token = frames.require_str(frame, "token", max_chars=8192)
+        if self.user is None and self._expiry is not None:
+            # The auth frame came in time: the deadline is the client's, not
+            # how long its sign-in takes (in a connect storm the token's check
+            # waits its turn). Every way on from here signs in or closes.
+            self._expiry.cancel()
+            self._expiry = None
         try:
             user, claims = await security.connection_token_user(token)
         except security.InvalidCredential as exc:

@@ -1,12 +1,15 @@
 """Sockets signed in by connection tokens: the `auth` frame, `Bearer` on the
 handshake, refresh without reconnecting, expiry, and the product's origin."""
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from hub.asgi import application
 from notifications import services
+from realtime import security
 from subscribers.models import Scope
 from subscribers.services import subscribers_ensure
 from tests.conftest import receive_until
@@ -53,6 +56,26 @@ async def test_auth_frame__signs_the_subscriber_in_and_says_hello():
 
     assert hello["user"]["username"]
     assert hello["unread"] == 0
+    await comm.disconnect()
+
+
+async def test_auth_frame__in_time_signs_in_however_long_the_sign_in_takes(
+    settings, monkeypatch
+):
+    """The auth deadline is the client's: an auth frame that came before it is
+    not cut off while its token is checked (a connect storm queues the checks)."""
+    settings.WS_AUTH_TIMEOUT_SECS = 0.05
+    check_token = security.connection_token_user
+
+    async def slower_than_the_deadline(token):
+        await asyncio.sleep(settings.WS_AUTH_TIMEOUT_SECS * 4)
+        return await check_token(token)
+
+    monkeypatch.setattr(security, "connection_token_user", slower_than_the_deadline)
+
+    comm, hello = await signed_in("acme:42")
+
+    assert hello["type"] == "hello"
     await comm.disconnect()
 
 
