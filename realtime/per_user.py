@@ -70,6 +70,12 @@ return #ARGV - 1
 """
 
 
+# Connections to Redis for the socket counts of one web process, and how long a
+# lease or release waits for one before the count fails open (logged).
+REDIS_CONNECTIONS = 50
+REDIS_WAIT_SECS = 10.0
+
+
 def leases_key(user_id: int) -> str:
     return f"{settings.CHANNEL_LAYER_PREFIX}:ws:sockets:{user_id}"
 
@@ -140,7 +146,16 @@ class _Process:
         self.users: weakref.WeakValueDictionary[int, UserSockets] = (
             weakref.WeakValueDictionary()
         )
-        self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        # A blocking pool: a connect storm's leases wait for a connection
+        # rather than fail (redis-py's default pool raises past 100 at once,
+        # and a failed lease lets the socket in uncounted).
+        self.redis = redis.asyncio.Redis(
+            connection_pool=redis.asyncio.BlockingConnectionPool.from_url(
+                settings.REDIS_URL,
+                max_connections=REDIS_CONNECTIONS,
+                timeout=REDIS_WAIT_SECS,
+            )
+        )
         self.lease_script = self.redis.register_script(_LEASE_SCRIPT)
         self.renew_script = self.redis.register_script(_RENEW_SCRIPT)
         self._renewer: asyncio.Task | None = None

@@ -55,6 +55,30 @@ async def test_lease__sockets_of_other_web_processes_count(alice, bob, settings)
     await other_user.disconnect()
 
 
+async def test_lease__a_storm_of_leases_is_counted_not_let_in_uncounted(settings):
+    """More leases at once than the process has Redis connections wait for one:
+    each socket is counted (a failed lease would let it in uncounted)."""
+    storm = per_user.REDIS_CONNECTIONS * 10
+    users = [per_user.user_sockets(10_000 + i) for i in range(storm)]
+
+    leased = await asyncio.gather(
+        *(user.lease(f"storm!{i}") for i, user in enumerate(users))
+    )
+
+    assert all(leased)
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    try:
+        counted = [
+            await client.zscore(lease_key(settings, 10_000 + i), f"storm!{i}")
+            for i in range(storm)
+        ]
+    finally:
+        await client.aclose()
+    assert None not in counted
+    for i, user in enumerate(users):
+        await user.release(f"storm!{i}")
+
+
 async def test_lease__a_dead_process_sockets_stop_counting_when_their_lease_lapses(
     alice, settings
 ):
