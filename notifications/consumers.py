@@ -217,7 +217,11 @@ class NotificationConsumer(HubConsumer):
 
     async def notification_created(self, event: dict) -> None:
         if event["id"] <= self.delivered_id:
-            return  # a resume or a catch-up sent it already
+            # A resume or a catch-up sent the notification already, but not
+            # the unread count that follows it in the event (the notification,
+            # then its user's count: realtime.publish.notifications_created).
+            await self.send_frames({"frames": event["frames"][1:]})
+            return
         prev_id = event.get("prev_id")
         if prev_id is not None and prev_id > self.delivered_id:
             # The user's previous notification has not come: another
