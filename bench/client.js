@@ -76,15 +76,37 @@ function onEioText(sock, text) {
 function onFrame(sock, frame, t) {
   if (!sock.helloed) {
     sock.helloed = true;
+    // The resume point starts at the first hello's last_id (a new client).
+    if (sock.lastId === undefined && typeof frame.last_id === "number") sock.lastId = frame.last_id;
+    // A reconnect resumes in the hello's own handler: a live push in the same
+    // read must not move the resume point past what the resume replays.
+    if (sock.reconnecting) {
+      sock.resuming = true;
+      sock.ws.send(JSON.stringify({ type: "resume", last_id: sock.lastId || 0 }));
+    }
     if (sock.onHello) sock.onHello();
     return;
   }
-  if (tracking && frame.type === "notification") {
+  if (frame.type === "notification") {
     const n = frame.notification;
-    let ids = tracking.received.get(sock.user);
-    if (!ids) tracking.received.set(sock.user, (ids = []));
-    ids.push(n.id);
-    if (n.data && n.data.sent_at) tracking.latencies.push(t - n.data.sent_at);
+    // While a resume is under way only `resumed` moves the resume point
+    // (docs/PROTOCOL.md), as bell.js does.
+    if (!sock.resuming && n.id > (sock.lastId || 0)) sock.lastId = n.id;
+    if (tracking) {
+      let ids = tracking.received.get(sock.user);
+      if (!ids) tracking.received.set(sock.user, (ids = []));
+      ids.push(n.id);
+      if (n.data && n.data.sent_at) tracking.latencies.push(t - n.data.sent_at);
+    }
+  }
+  if (frame.type === "resumed" && sock.resuming) {
+    if (frame.last_id > (sock.lastId || 0)) sock.lastId = frame.last_id;
+    if (frame.more) {
+      sock.ws.send(JSON.stringify({ type: "resume", last_id: sock.lastId }));
+    } else {
+      sock.resuming = false;
+      if (sock.onResumed) sock.onResumed();
+    }
   }
   if (waiter && !sock.matched && matches(frame, waiter.match)) {
     sock.matched = true;
@@ -104,6 +126,14 @@ function matches(frame, match) {
 }
 
 function openOne(url, auth, opts) {
+  const sock = { ws: null, user: auth.user, url, auth, opts, helloed: false, matched: false };
+  return dial(sock).then((err) => (err ? { err } : { sock }));
+}
+
+// Open sock's WebSocket (again); resolves with null once its hello arrived, or
+// with the reason it did not.
+function dial(sock) {
+  const { url, auth, opts } = sock;
   return new Promise((resolve) => {
     const headers = {};
     if (auth.token) headers.Authorization = "Token " + auth.token;
@@ -114,7 +144,9 @@ function openOne(url, auth, opts) {
       perMessageDeflate: !!opts.deflate,
       handshakeTimeout: opts.timeout_ms,
     });
-    const sock = { ws, user: auth.user, helloed: false, matched: false };
+    sock.ws = ws;
+    sock.helloed = false;
+    sock.closed = false;
     // A connection token signs in with the first frame, as <hub-bell> does.
     if (auth.jwt) ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token: auth.jwt })));
     let done = false;
@@ -122,7 +154,7 @@ function openOne(url, auth, opts) {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve(err ? { err } : { sock });
+      resolve(err);
     };
     const timer = setTimeout(() => {
       finish("timeout");
@@ -133,15 +165,84 @@ function openOne(url, auth, opts) {
     ws.on("message", (data) => onMessage(sock, data.toString()));
     ws.on("error", (e) => finish(e.code || e.message || "error"));
     ws.on("close", (code) => {
+      if (ws !== sock.ws) return;
       sock.closed = true;
       sock.closeCode = code;
       finish(sock.eioError || "closed " + code);
+      if (sock.reconnect && !sock.reconnecting) reconnect(sock);
     });
     ws.on("unexpected-response", (req, res) => {
       finish("http " + res.statusCode);
       req.destroy();
     });
   });
+}
+
+// static/hub/socket.js's backoff: full jitter over a window that doubles from
+// 0.5 s up to 10 s, so the sockets of a restarted server come back spread out.
+function backoffDelay(attempt) {
+  const windowMs = Math.min(10000, 500 * 2 ** attempt);
+  return windowMs / 2 + Math.random() * (windowMs / 2);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// What a browser's bell does when its socket is lost: reconnect with backoff,
+// then `resume` from the last id it saw until `resumed` says nothing more.
+async function reconnect(sock) {
+  sock.reconnecting = true;
+  sock.lostAt = nowMs();
+  sock.resumedAt = null;
+  for (let attempt = 0; sock.reconnect; attempt++) {
+    await sleep(backoffDelay(attempt));
+    if (!sock.reconnect) break;
+    reconnects.attempts++;
+    const err = await dial(sock);
+    if (err) {
+      reconnects.errors[err] = (reconnects.errors[err] || 0) + 1;
+      continue;
+    }
+    const resumed = await new Promise((resolve) => {
+      if (!sock.resuming) return resolve(!sock.closed);
+      sock.onResumed = () => resolve(true);
+      sock.ws.once("close", () => resolve(false));
+    });
+    sock.resuming = false;
+    if (resumed) {
+      sock.resumedAt = nowMs();
+      break;
+    }
+  }
+  sock.reconnecting = false;
+  // A close during the resume's last frame: the next loss starts again.
+  if (sock.reconnect && sock.closed) reconnect(sock);
+}
+
+let reconnects = { attempts: 0, errors: {} };
+
+// {on: true}: every open socket reconnects and resumes when it is lost;
+// {on: false}: no more; without `on`: where the lost sockets stand.
+function cmdReconnecting(c) {
+  if (c.on !== undefined) {
+    for (const s of sockets) {
+      s.reconnect = c.on;
+      if (c.on) s.lostAt = s.resumedAt = null;
+    }
+    if (c.on) reconnects = { attempts: 0, errors: {} };
+  }
+  const lost = sockets.filter((s) => s.lostAt);
+  const back = lost.filter((s) => s.resumedAt);
+  return {
+    sockets: sockets.length,
+    lost: lost.length,
+    resumed: back.length,
+    first_lost_ms: lost.length ? Math.min(...lost.map((s) => s.lostAt)) : null,
+    last_resumed_ms: back.length ? Math.max(...back.map((s) => s.resumedAt)) : null,
+    // With `detail`, when each was back: a restart's shape.
+    resumed_at_ms: c.detail ? back.map((s) => s.resumedAt) : undefined,
+    attempts: reconnects.attempts,
+    errors: reconnects.errors,
+  };
 }
 
 async function cmdConnect(c) {
@@ -186,6 +287,7 @@ async function cmdClose(c) {
   sockets.sort((a, b) => a.seq - b.seq);
   const closing = sockets.slice(keep);
   sockets = sockets.slice(0, keep);
+  for (const s of closing) s.reconnect = false;
   await Promise.all(
     closing.map(
       (s) =>
@@ -235,33 +337,48 @@ function request(r) {
   });
 }
 
-async function cmdFire(c) {
-  // Arm every open socket for one frame matching c.match, send c.request, and
-  // time each socket's delivery from the moment the request was sent.
+// Arm every open socket for one frame matching `match`.
+function arm(match) {
   for (const s of sockets) s.matched = false;
   const live = sockets.filter((s) => !s.closed);
   let resolve;
   const all = new Promise((r) => (resolve = r));
-  waiter = { match: c.match, pending: live.length, times: [], resolve };
-  const t0 = nowMs();
-  const res = await request(c.request);
-  const tResp = nowMs();
+  waiter = { match, pending: live.length, times: [], resolve, all, live: live.length };
+  if (!live.length) resolve();
+}
+
+// Wait for the armed frame on every armed socket (or timeout_ms); times from t0.
+async function collect(t0, timeoutMs) {
   let timer;
-  const timeout = new Promise((r) => (timer = setTimeout(r, c.timeout_ms || 10000)));
-  if (live.length) await Promise.race([all, timeout]);
+  const timeout = new Promise((r) => (timer = setTimeout(r, timeoutMs || 10000)));
+  await Promise.race([waiter.all, timeout]);
   clearTimeout(timer);
   const times = waiter.times.map((t) => t - t0);
+  const live = waiter.live;
   waiter = null;
   const s = summary(times);
   return {
-    sockets: live.length,
+    sockets: live,
     delivered: s.n,
-    missing: live.length - s.n,
+    missing: live - s.n,
     p50_ms: s.p50_ms,
     p99_ms: s.p99_ms,
     last_ms: s.max_ms,
+  };
+}
+
+async function cmdFire(c) {
+  // Arm every open socket for one frame matching c.match, send c.request, and
+  // time each socket's delivery from the moment the request was sent.
+  arm(c.match);
+  const t0 = nowMs();
+  const res = await request(c.request);
+  const tResp = nowMs();
+  const out = await collect(t0, c.timeout_ms);
+  return {
+    ...out,
     response_ms: tResp - t0,
-    last_after_response_ms: s.max_ms === null ? null : s.max_ms - (tResp - t0),
+    last_after_response_ms: out.last_ms === null ? null : out.last_ms - (tResp - t0),
     status: res.status,
     body: res.body,
     t0_ms: t0,
@@ -294,6 +411,13 @@ const commands = {
   close: cmdClose,
   fire: cmdFire,
   track: cmdTrack,
+  reconnecting: cmdReconnecting,
+  // Another client's fire: arm here first, then collect with its t0_ms.
+  arm: async (c) => {
+    arm(c.match);
+    return { sockets: waiter.live };
+  },
+  collect: (c) => collect(c.t0_ms, c.timeout_ms),
   open: async () => ({ open: sockets.filter((s) => !s.closed).length }),
 };
 

@@ -9,7 +9,8 @@ bench/results/latest.json.
 
     python -m bench.run [--quick] [--only NAME[,NAME...]] [--peers NAME[,NAME...]]
 
-Scenarios: fanout, broadcast, personal, storm (also memory), celery, http, push.
+Scenarios: fanout, restart, scaleout, broadcast, personal, storm (also memory),
+celery, http, push.
 Everything started is stopped, and the bench's database dropped, on success,
 failure and Ctrl-C alike.
 """
@@ -30,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -39,13 +41,25 @@ from pathlib import Path
 from bench.stack import BASE_DIR, Stack, loadavg, raise_nofile, rss_kib
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("fanout", "broadcast", "personal", "storm", "celery", "http", "push")
+SCENARIOS = (
+    "fanout",
+    "restart",
+    "scaleout",
+    "broadcast",
+    "personal",
+    "storm",
+    "celery",
+    "http",
+    "push",
+)
 HUB_WS_PATH = "/ws/notifications/"
 BENCH_TOPIC = "bench"
 # Issue 20's targets, against the peers in the same run.
 STORM_TARGET_CONNECTS_PER_SEC = 1500  # each sign-in path, with 0 failures
 MEMORY_TARGET_FLOOR_RATIO = 1.25  # RSS per idle socket, hub / floor
 FANOUT_TARGET_PEER = "socket.io"  # last delivery no slower than this peer's
+RESTART_TARGET_SECS = 10.0  # SIGTERM to every socket reconnected and resumed
+BROADCAST_STORED_TARGET_SECS = 5.0  # POST to every follower's row in its feed
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,16 @@ class Sizes:
     http_rows: int
     http_requests: int
     push_users: int
+    restart_sockets: int
+    restart_rate_per_sec: int
+    scale_sockets: int  # held by two web processes, half each
+
+    def __post_init__(self) -> None:
+        # Topic events reach followers only: every socket a scenario fans out
+        # to is a follower's.
+        assert self.broadcast_subscribers >= max(
+            *self.fanout_counts, self.scale_sockets, self.restart_sockets
+        )
 
     @property
     def users(self) -> int:
@@ -101,13 +125,15 @@ class Sizes:
             self.broadcast_subscribers,
             self.storm_sockets + 100,
             self.personal_sockets,
+            self.scale_sockets,
+            self.restart_sockets,
         )
 
 
 FULL = Sizes(
     fanout_counts=(1000, 5000, 10000),
     fanout_reps=5,
-    broadcast_subscribers=10000,
+    broadcast_subscribers=100_000,
     broadcast_connected=2000,
     personal_rate_per_sec=2000,
     personal_secs=30.0,
@@ -119,6 +145,9 @@ FULL = Sizes(
     http_rows=1_000_000,
     http_requests=2000,
     push_users=1000,
+    restart_sockets=10000,
+    restart_rate_per_sec=200,
+    scale_sockets=20000,
 )
 QUICK = Sizes(
     fanout_counts=(1000, 2000),
@@ -135,6 +164,9 @@ QUICK = Sizes(
     http_rows=100_000,
     http_requests=150,
     push_users=200,
+    restart_sockets=1000,
+    restart_rate_per_sec=200,
+    scale_sockets=2000,
 )
 
 
@@ -603,6 +635,241 @@ def scenario_fanout(run: Run, floor: dict[int, dict]) -> None:
             )
 
 
+def _produce_personal(
+    recipients: list[int], rate_per_sec: int, tag: str, stop: threading.Event
+) -> int:
+    """notify_users tasks at ``rate_per_sec`` to random ``recipients`` until
+    ``stop``; how many notifications were asked for (idempotency keys
+    ``tag-<tick>``)."""
+    from notifications.tasks import notify_users
+
+    tick_secs = 0.05
+    per_tick = max(1, round(rate_per_sec * tick_secs))
+    started = time.monotonic()
+    tick = 0
+    while not stop.is_set():
+        notify_users.apply_async(
+            kwargs={
+                "recipient_ids": random.sample(recipients, per_tick),
+                "title": "personal",
+                "idempotency_key": f"{tag}-{tick}",
+                "data": {"sent_at": time.time() * 1000},
+            }
+        )
+        tick += 1
+        stop.wait(max(0.0, started + tick * tick_secs - time.monotonic()))
+    return tick * per_tick
+
+
+def _wait_delivered(run: Run, client, tag: str, expected: int) -> tuple[set, dict]:
+    """Wait until the ``expected`` notifications tagged ``tag`` are stored, then
+    (a bounded while) until each has reached its user's socket; what was stored
+    and the client's track report."""
+    from notifications.models import Notification
+
+    rows = Notification.objects.filter(idempotency_key__startswith=tag)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and rows.count() < expected:
+        time.sleep(0.2)  # polling the database's count; no event to wait on
+    stored = set(rows.values_list("recipient_id", "id"))
+    deadline = time.monotonic() + 10
+    while True:
+        report = client.call("track")
+        got = {(int(u), i) for u, ids in report["received"].items() for i in ids}
+        if stored <= got or time.monotonic() > deadline:
+            return stored, report
+        time.sleep(0.5)
+
+
+def _pct(ordered: list[float], percent: int) -> float:
+    """The ``percent`` percentile of a sorted, non-empty list (nearest rank)."""
+    return ordered[min(len(ordered) - 1, len(ordered) * percent // 100)]
+
+
+def scenario_restart(run: Run) -> None:
+    """A deploy: the web process gets SIGTERM while it holds
+    ``sizes.restart_sockets`` sockets and personal notifications keep coming;
+    every client reconnects with static/hub/socket.js's backoff and resumes
+    from the last id it saw. Time to all resumed, and nothing lost."""
+    sizes = run.sizes
+    n = sizes.restart_sockets
+    run.hub_sockets_to(n)
+    client = run.stack.client
+    online = [uid for uid, _ in run.tokens[: run.hub_sockets]]
+    client.call("track", on=True)
+    client.call("reconnecting", on=True)
+    tag = f"bench-rs-{secrets.token_hex(4)}"
+    stop = threading.Event()
+    asked: list[int] = []
+    producer = threading.Thread(
+        target=lambda: asked.append(
+            _produce_personal(online, sizes.restart_rate_per_sec, tag, stop)
+        ),
+        name="restart-producer",
+    )
+    producer.start()
+    try:
+        stop.wait(1.0)  # a second of notifications to live sockets first
+        killed_at = time.monotonic()
+        killed_wall_ms = time.time() * 1000
+        up_at = run.stack.restart_web("web")
+        log(f"restart: web answers again {up_at - killed_at:.2f} s after SIGTERM")
+        deadline = up_at + 120
+        with profiled(run, "restart-reconnect"):  # the new process
+            while True:
+                state = client.call("reconnecting")
+                if state["resumed"] >= n or time.monotonic() > deadline:
+                    break
+                if time.monotonic() > up_at + 1.0:
+                    stop.set()  # a second of notifications into the reconnect storm
+                time.sleep(0.1)  # polling the client's own count; it has no push
+    finally:
+        stop.set()
+        producer.join()
+    back_at = sorted(
+        client.call("reconnecting", on=False, detail=True)["resumed_at_ms"]
+    )
+    shape = (
+        ", ".join(
+            f"{p}% by {(_pct(back_at, p) - killed_wall_ms) / 1000:.1f} s"
+            for p in (10, 50, 90, 99)
+        )
+        if back_at
+        else "none"
+    )
+    log(f"restart: resumed, from SIGTERM: {shape}")
+    stored, report = _wait_delivered(run, client, tag, asked[0])
+    client.call("track", stop=True)
+    got = [(int(u), i) for u, ids in report["received"].items() for i in ids]
+    duplicates = len(got) - len(set(got))
+    lost = stored - set(got)
+    all_back = state["resumed"] >= n
+    secs = (state["last_resumed_ms"] - killed_wall_ms) / 1000 if all_back else None
+    full = not run.quick
+    run.add(
+        "restart",
+        f"web process restart with {n} sockets: SIGTERM to every socket "
+        "reconnected and resumed",
+        secs,
+        "s",
+        target=f"<= {RESTART_TARGET_SECS:g} s" if full else None,
+        met=(secs is not None and secs <= RESTART_TARGET_SECS) if full else None,
+        note=f"{state['resumed']} of {n} resumed; the process answered "
+        f"{up_at - killed_at:.2f} s after SIGTERM; resumed {shape}; "
+        f"{state['attempts']} reconnect attempts, failed ones "
+        f"{json.dumps(state['errors'])}",
+    )
+    run.add(
+        "restart",
+        "web process restart: notifications lost",
+        len(lost),
+        "notifications",
+        target="0",
+        met=not lost and len(stored) == asked[0],
+        note=f"{len(stored)} of {asked[0]} stored, at {sizes.restart_rate_per_sec}/s "
+        f"from 1 s before SIGTERM to 1 s after the restart; {duplicates} delivered "
+        "twice (a resume that replays what a live push had sent: the client keeps "
+        "ids)",
+    )
+    if lost:
+        log(f"restart: lost (user, id) e.g. {sorted(lost)[:10]}")
+    log(
+        f"restart: {state['resumed']} of {n} resumed in {secs} s; "
+        f"{len(lost)} lost of {len(stored)}, {duplicates} twice"
+    )
+
+
+def scenario_scaleout(run: Run) -> None:
+    """Two web processes on this machine, half the sockets each (the second
+    half from a second load client: one process's open files stop short of
+    20,000 sockets), and topic events POSTed to the first: every socket of
+    both must get each one."""
+    sizes = run.sizes
+    half = sizes.scale_sockets // 2
+    run.hub_sockets_to(half)
+    stack = run.stack
+    second_url = stack.start_web("web2")
+    second = stack.start_extra_client("client2")
+    try:
+        reply = second.call(
+            "connect",
+            url=second_url.replace("http", "ws") + HUB_WS_PATH,
+            auth=[
+                {"user": uid, "token": key}
+                for uid, key in run.tokens[half : sizes.scale_sockets]
+            ],
+            deflate=True,
+            origin=second_url,
+            concurrency=200,
+        )
+        held = run.hub_sockets + reply["ok"]
+        path = f"/api/topics/{BENCH_TOPIC}/events/"
+        results = []
+        for rep in range(sizes.fanout_reps):
+            seq = random.randrange(1 << 30)
+            match = {"type": "event", "path": ["event", "seq"], "value": seq}
+            second.call("arm", match=match)
+            first = stack.client.call(
+                "fire",
+                request={
+                    "method": "POST",
+                    "url": run.hub_url + path,
+                    "headers": {"Authorization": f"Token {run.admin_token}"},
+                    "body": {"event": {"seq": seq, "rep": rep}},
+                },
+                match=match,
+                timeout_ms=15000,
+            )
+            other = second.call("collect", t0_ms=first["t0_ms"], timeout_ms=15000)
+            lasts = [r["last_ms"] for r in (first, other) if r["last_ms"] is not None]
+            results.append(
+                {
+                    "missing": first["missing"] + other["missing"],
+                    "last_ms": max(lasts) if lasts else None,
+                    "by_process": [first["last_ms"], other["last_ms"]],
+                }
+            )
+    finally:
+        stack.stop_extra_client("client2")
+        stack.stop("web2")
+    missing = sum(r["missing"] for r in results)
+    lasts = sorted(r["last_ms"] for r in results if r["last_ms"] is not None)
+    median = lasts[len(lasts) // 2] if lasts else None
+    full = not run.quick
+    run.add(
+        "scaleout",
+        f"two web processes: sockets held of {sizes.scale_sockets}",
+        held,
+        "sockets",
+        target=f">= {sizes.scale_sockets:,}" if full else None,
+        met=held >= sizes.scale_sockets if full else None,
+        note=(
+            f"{reply['failed']} connects to the second failed: "
+            f"{json.dumps(reply['errors'])}"
+            if reply["failed"]
+            else ""
+        ),
+    )
+    run.add(
+        "scaleout",
+        f"two web processes: topic event to {held} sockets: deliveries missing",
+        missing,
+        "deliveries",
+        target="0",
+        met=missing == 0,
+        note=f"over {len(results)} events POSTed to the first process",
+    )
+    run.add(
+        "scaleout",
+        f"two web processes: topic event to {held} sockets: last",
+        median,
+        "ms",
+        note="median of the events; last per process: "
+        + "; ".join(str(r["by_process"]) for r in results),
+    )
+    log(f"scaleout: {held} sockets on two processes, {missing} missing, last {median}")
+
+
 def scenario_broadcast(run: Run) -> None:
     sizes = run.sizes
     run.hub_sockets_to(sizes.broadcast_connected)
@@ -656,6 +923,23 @@ def scenario_broadcast(run: Run) -> None:
         met=after is not None and after <= 1000 and reply["missing"] == 0,
         note=f"202 after {reply['response_ms']:.1f} ms; {reply['missing']} of "
         f"{reply['sockets']} sockets missed it; status {b.status}",
+    )
+    stored_secs = persist_secs.total_seconds() if persist_secs else None
+    full = not run.quick
+    run.add(
+        "broadcast",
+        f"broadcast: POST to the row in every follower's feed ({count} rows)",
+        stored_secs,
+        "s",
+        target=f"<= {BROADCAST_STORED_TARGET_SECS:g} s" if full else None,
+        met=(
+            stored_secs is not None
+            and stored_secs <= BROADCAST_STORED_TARGET_SECS
+            and count == sizes.broadcast_subscribers
+        )
+        if full
+        else None,
+        note=f"accepted {accepted_at}, status {b.status} at {b.sent_at}",
     )
     run.add(
         "broadcast",
@@ -1347,6 +1631,8 @@ def main(argv: list[str]) -> int:
         scenarios = {
             "storm": lambda: scenario_storm(run),
             "fanout": lambda: scenario_fanout(run, floor),
+            "restart": lambda: scenario_restart(run),
+            "scaleout": lambda: scenario_scaleout(run),
             "broadcast": lambda: scenario_broadcast(run),
             "personal": lambda: scenario_personal(run),
             "celery": lambda: scenario_celery(run),

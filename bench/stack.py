@@ -121,7 +121,10 @@ class Stack:
     def __init__(self, log_dir: Path, redis_url: str) -> None:
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
+        # By web process name: its command and environment (restart_web).
+        self.webs: dict[str, tuple[str, dict[str, str]]] = {}
         self.client: Client | None = None
+        self.extra_clients: dict[str, Client] = {}
         self.pg_database: str | None = None
         self.sqlite_path: Path | None = None
         tag = f"hubbench{os.getpid()}"
@@ -210,9 +213,20 @@ class Stack:
         port = free_port()
         command = procfile()["web"].replace("hub.asgi:application", app)
         self.start(name, command, PORT=str(port), **env)
+        self.webs[name] = (command, {"PORT": str(port), **env})
         base_url = f"http://127.0.0.1:{port}"
         self._wait_http(name, base_url + "/healthz")
         return base_url
+
+    def restart_web(self, name: str) -> float:
+        """Stop web process ``name`` as a deploy does (SIGTERM: uvicorn closes
+        its sockets with 1012 and drains for up to its graceful timeout), then
+        start it again on the same port; the monotonic time it answers again."""
+        command, env = self.webs[name]
+        self.stop(name)
+        self.start(name, command, **env)
+        self._wait_http(name, f"http://127.0.0.1:{env['PORT']}/healthz", pause=0.02)
+        return time.monotonic()
 
     def start_node(self, name: str, script: str, **env: str) -> str:
         """``node bench/<script>``, a server that listens on $PORT and answers
@@ -244,7 +258,7 @@ class Stack:
     def pid(self, name: str) -> int:
         return self.processes[name].pid
 
-    def _wait_http(self, name: str, url: str) -> None:
+    def _wait_http(self, name: str, url: str, pause: float = 0.1) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while time.monotonic() < deadline:
             self._check_alive(name)
@@ -254,7 +268,7 @@ class Stack:
                         return
             except OSError:
                 pass
-            time.sleep(0.1)
+            time.sleep(pause)  # polling a starting process; nothing to wait on
         raise TimeoutError(f"{name} did not answer; see {self.log_dir}/{name}.log")
 
     def _check_alive(self, name: str) -> None:
@@ -266,11 +280,23 @@ class Stack:
         self.client = Client(self.log_dir / "client.log")
         return self.client
 
+    def start_extra_client(self, name: str) -> Client:
+        """Another load client, for sockets past one process's open-file limit;
+        stopped by close() or stop_extra_client()."""
+        client = Client(self.log_dir / f"{name}.log")
+        self.extra_clients[name] = client
+        return client
+
+    def stop_extra_client(self, name: str) -> None:
+        self.extra_clients.pop(name).close()
+
     def close(self) -> None:
         """Stop everything started here and drop the bench's database."""
         if self.client:
             self.client.close()
             self.client = None
+        for name in list(self.extra_clients):
+            self.stop_extra_client(name)
         for name in list(self.processes):
             self.stop(name)
         with contextlib.suppress(Exception):
