@@ -188,6 +188,16 @@ class NotificationConsumer(HubConsumer):
 
     async def frame_resume(self, frame: dict) -> None:
         last_id = require_int(frame, "last_id")
+        if last_id >= self.delivered_id:
+            # Nothing to replay, and no query: every id up to the delivery
+            # point was sent here or precedes the socket, and every later one
+            # comes as a live push (the group was joined before hello was
+            # read). A client back from a short loss usually has seen it all:
+            # after a web restart most of a storm's resumes end here.
+            await self.send_json(
+                {"type": "resumed", "count": 0, "last_id": last_id, "more": False}
+            )
+            return
         limit = settings.RESUME_MAX_ITEMS
         frames = await self.db_call(_after, self.user_id, last_id, limit + 1)
         more = len(frames) > limit

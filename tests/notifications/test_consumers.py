@@ -199,21 +199,62 @@ async def test_resume__a_live_push_after_its_replay_still_brings_the_unread_coun
     """The resume replayed a notification before its live push came: the push's
     notification is not sent twice, but its unread count is (else the badge
     stayed at hello's count: a browser test saw 4 of 5 after a web restart)."""
+    [before] = await notify(recipients=[alice], title="before")
     comm, hello = await connected(alice)
-    assert hello["unread"] == 0
+    assert hello["unread"] == 1
     # Stored without its push (bulk_create sends no post_save), pushed below.
     [row] = await database_sync_to_async(Notification.objects.bulk_create)(
         [Notification(recipient=alice, title="pushed late")]
     )
-    await comm.send_json_to({"type": "resume", "last_id": hello["last_id"]})
+    # From before `before`: the replay reads the database, and finds both.
+    await comm.send_json_to({"type": "resume", "last_id": before.pk - 1})
+    assert (await receive_until(comm, "notification"))["notification"][
+        "id"
+    ] == before.pk
     assert (await receive_until(comm, "notification"))["notification"]["id"] == row.pk
     await receive_until(comm, "resumed")
 
     await database_sync_to_async(services.publish_created)([row])
 
-    assert await comm.receive_json_from(timeout=3) == {"type": "unread", "unread": 1}
+    assert await comm.receive_json_from(timeout=3) == {"type": "unread", "unread": 2}
     await comm.send_json_to({"type": "ping"})
     assert await comm.receive_json_from(timeout=3) == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_resume__from_the_delivery_point_replays_nothing_and_loses_nothing(
+    alice,
+):
+    """A client back from a short loss has usually seen everything: its resume
+    from hello's last_id (or later) is answered at once, and what comes after
+    it arrives live, once."""
+    [seen] = await notify(recipients=[alice], title="seen before the loss")
+    comm, hello = await connected(alice)
+    assert hello["last_id"] == seen.pk
+
+    await comm.send_json_to({"type": "resume", "last_id": seen.pk})
+    assert await comm.receive_json_from(timeout=3) == {
+        "type": "resumed", "count": 0, "last_id": seen.pk, "more": False,
+    }  # fmt: skip
+    [later] = await notify(recipients=[alice], title="after the resume")
+
+    frame = await receive_until(comm, "notification")
+    assert frame["notification"]["id"] == later.pk
+    assert (await receive_until(comm, "unread"))["unread"] == 2
+    await nothing_before_marker(comm, groups.user(alice.pk))  # and not again
+    await comm.disconnect()
+
+
+async def test_resume__from_before_the_delivery_point_still_reads_the_database(alice):
+    """The answer without a query holds only from the delivery point on: one
+    id short of it, the missed notification is replayed."""
+    [missed] = await notify(recipients=[alice], title="missed")
+    comm, hello = await connected(alice)
+
+    await comm.send_json_to({"type": "resume", "last_id": hello["last_id"] - 1})
+    frame = await receive_until(comm, "notification")
+    assert frame["notification"]["id"] == missed.pk
+    assert (await receive_until(comm, "resumed"))["count"] == 1
     await comm.disconnect()
 
 
