@@ -712,8 +712,12 @@ def scenario_restart(run: Run) -> None:
         stop.wait(1.0)  # a second of notifications to live sockets first
         killed_at = time.monotonic()
         killed_wall_ms = time.time() * 1000
-        up_at = run.stack.restart_web("web")
-        log(f"restart: web answers again {up_at - killed_at:.2f} s after SIGTERM")
+        with profiled(run, "restart-shutdown"):  # the old process, to its exit
+            exited_at, up_at = run.stack.restart_web("web")
+        log(
+            f"restart: the old process exited {exited_at - killed_at:.2f} s after "
+            f"SIGTERM, the new one answered {up_at - exited_at:.2f} s later"
+        )
         deadline = up_at + 120
         with profiled(run, "restart-reconnect"):  # the new process
             while True:
@@ -754,8 +758,9 @@ def scenario_restart(run: Run) -> None:
         "s",
         target=f"<= {RESTART_TARGET_SECS:g} s" if full else None,
         met=(secs is not None and secs <= RESTART_TARGET_SECS) if full else None,
-        note=f"{state['resumed']} of {n} resumed; the process answered "
-        f"{up_at - killed_at:.2f} s after SIGTERM; resumed {shape}; "
+        note=f"{state['resumed']} of {n} resumed; the old process exited "
+        f"{exited_at - killed_at:.2f} s after SIGTERM, the new one answered "
+        f"{up_at - exited_at:.2f} s later; resumed {shape}; "
         f"{state['attempts']} reconnect attempts, failed ones "
         f"{json.dumps(state['errors'])}",
     )

@@ -218,15 +218,17 @@ class Stack:
         self._wait_http(name, base_url + "/healthz")
         return base_url
 
-    def restart_web(self, name: str) -> float:
+    def restart_web(self, name: str) -> tuple[float, float]:
         """Stop web process ``name`` as a deploy does (SIGTERM: uvicorn closes
         its sockets with 1012 and drains for up to its graceful timeout), then
-        start it again on the same port; the monotonic time it answers again."""
+        start it again on the same port; the monotonic times the old one had
+        exited and the new one answered."""
         command, env = self.webs[name]
         self.stop(name)
+        exited_at = time.monotonic()
         self.start(name, command, **env)
         self._wait_http(name, f"http://127.0.0.1:{env['PORT']}/healthz", pause=0.02)
-        return time.monotonic()
+        return exited_at, time.monotonic()
 
     def start_node(self, name: str, script: str, **env: str) -> str:
         """``node bench/<script>``, a server that listens on $PORT and answers
