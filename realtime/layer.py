@@ -10,7 +10,9 @@ and ``channels_redis.utils._wrap_close`` (one layer per event loop);
 ``RedisPubSubLoopLayer.channels``, ``.groups``, ``._shards``, ``._get_shard``,
 ``._get_group_channel_name`` and ``._subscribe_to_channel`` (routing, and the
 per-channel queue); a shard's ``_lock``, ``_ensure_redis`` and ``_redis`` (a
-pipeline and PUBSUB queries on the shard's own connection), and its
+pipeline and PUBSUB queries on the shard's own connection), its
+``_subscribed_to`` and ``_ensure_receiver`` (unsubscribing many groups in one
+command), and its
 ``_pubsub``, ``_receive_message`` and ``RedisSingleShardConnection(host,
 layer)`` (reconnects, below); redis-py's ``PubSub.on_connect`` and
 ``Connection.send_command``.
@@ -75,6 +77,8 @@ logger = logging.getLogger(__name__)
 # The PING a shard's subscriber connection sends behind its SUBSCRIBEs on a
 # reconnect; its PONG tells that Redis has processed them.
 _RESUBSCRIBED_MARKER = b"hub-layer-resubscribed"
+# Most channels one UNSUBSCRIBE names (group_discard's batches).
+UNSUBSCRIBE_BATCH = 1000
 
 
 class Kind(enum.Enum):
@@ -190,6 +194,26 @@ class _Shard(RedisSingleShardConnection):
             super()._ensure_redis()
             self._pubsub = _ResubscribingPubSub(self._redis.connection_pool)
 
+    async def unsubscribe_unused(
+        self, redis_channels: list[str], unused: Callable[[str], bool]
+    ) -> None:
+        """One UNSUBSCRIBE for those of ``redis_channels`` that are subscribed
+        and, checked under the shard's lock, still ``unused``: a group joined
+        again meanwhile keeps its subscription (its SUBSCRIBE waits for the
+        lock, and finds the channel gone from the set if it was sent)."""
+        async with self._lock:
+            leaving = [
+                channel
+                for channel in redis_channels
+                if channel in self._subscribed_to and unused(channel)
+            ]
+            if not leaving:
+                return
+            self._ensure_redis()
+            self._ensure_receiver()
+            await self._pubsub.unsubscribe(*leaving)
+            self._subscribed_to.difference_update(leaving)
+
     def _receive_message(self, message) -> None:
         if (
             message is not None
@@ -235,6 +259,10 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         # Redis channels left while Redis was down (see _left_subscribed).
         self._unsubscribe_later: set[str] = set()
         self._unsubscribing: asyncio.Task | None = None
+        # Groups' Redis channels left by their last member in this turn of
+        # the loop, and the task that unsubscribes them together.
+        self._leaving: set[str] = set()
+        self._leaving_sent: asyncio.Task | None = None
 
     def resubscribed(self, host: dict) -> None:
         """A shard's subscriber is back: every consumer here may have missed
@@ -273,12 +301,49 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
             self._unsubscribe_later.discard(redis_channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
-        """channels_redis' ``group_discard``, which does not raise while Redis
-        is down (a socket closing in an outage leaves its groups)."""
-        try:
-            await super().group_discard(group, channel)
-        except (RedisError, OSError):
-            self._left_subscribed(self._get_group_channel_name(group))
+        """channels_redis' ``group_discard``, with the same effect when it
+        returns (a group left by its last member here is unsubscribed), but:
+
+        - the groups left by their last member in one turn of the event loop
+          are unsubscribed with one UNSUBSCRIBE per shard, not one each: a web
+          process shutting down closes all its sockets at once, and while it
+          drains them nobody can connect (docs/PERFORMANCE.md, restart);
+        - it does not raise while Redis is down (a socket closing in an
+          outage leaves its groups): the channel is unsubscribed once back.
+        """
+        group_channel = self._get_group_channel_name(group)
+        members = self.groups.get(group_channel)
+        if not members or channel not in members:
+            return
+        members.remove(channel)
+        if members:
+            return
+        del self.groups[group_channel]
+        self._leaving.add(group_channel)
+        if self._leaving_sent is None:
+            self._leaving_sent = asyncio.ensure_future(self._unsubscribe_leaving())
+        # Shielded: one caller cancelled does not cancel the others' batch.
+        await asyncio.shield(self._leaving_sent)
+
+    def _unused(self, redis_channel: str) -> bool:
+        return redis_channel not in self.channels and not self.groups.get(redis_channel)
+
+    async def _unsubscribe_leaving(self) -> None:
+        await asyncio.sleep(0)  # the other sockets closing now join the batch
+        leaving, self._leaving = self._leaving, set()
+        self._leaving_sent = None  # a group left from here on: the next batch
+        by_shard: dict[Any, list[str]] = collections.defaultdict(list)
+        for redis_channel in sorted(leaving):
+            by_shard[self._get_shard(redis_channel)].append(redis_channel)
+        for shard, redis_channels in by_shard.items():
+            for start in range(0, len(redis_channels), UNSUBSCRIBE_BATCH):
+                batch = redis_channels[start : start + UNSUBSCRIBE_BATCH]
+                try:
+                    await shard.unsubscribe_unused(batch, self._unused)
+                except (RedisError, OSError):
+                    for redis_channel in batch:
+                        if self._unused(redis_channel):
+                            self._left_subscribed(redis_channel)
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         """A consumer's channel in this process: an inbox, no Redis subscription.

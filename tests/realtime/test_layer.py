@@ -102,6 +102,37 @@ async def test_new_channel__an_inbox_without_a_redis_subscription():
     assert channel not in layer.loop_layer().channels
 
 
+async def test_group_discard__groups_left_at_once_are_unsubscribed_together():
+    """Groups left by their last member in one turn of the loop (a process
+    shutting down) go in one UNSUBSCRIBE; each is gone from Redis when its
+    group_discard returns, and one joined again meanwhile keeps its
+    subscription and its messages."""
+    layer = get_channel_layer()
+    loop_layer = layer.loop_layer()
+    names = [f"leave-at-once-{i}" for i in range(50)]
+    members = [await layer.new_channel() for _ in names]
+    for name, channel in zip(names, members, strict=True):
+        await layer.group_add(name, channel)
+    newcomer = await layer.new_channel()
+
+    await asyncio.gather(
+        *(
+            layer.group_discard(name, channel)
+            for name, channel in zip(names, members, strict=True)
+        ),
+        layer.group_add(names[0], newcomer),
+    )
+
+    for name in names[1:]:
+        assert await _numsub(layer, loop_layer.route(name)[1]) == 0, name
+    assert await _numsub(layer, loop_layer.route(names[0])[1]) == 1
+    await layer.group_send(names[0], {"type": "x.y", "n": 1})
+    assert await asyncio.wait_for(layer.receive(newcomer), 3) == {"type": "x.y", "n": 1}
+    await layer.group_discard(names[0], newcomer)
+    for channel in [*members, newcomer]:
+        await loop_layer.discard_channel(channel)
+
+
 async def _connected_channel(user) -> tuple:
     """A socket for ``user`` past its hello, and the name of its channel."""
     layer = get_channel_layer()
