@@ -12,7 +12,9 @@ the lease in one pipeline (one task per process, not one per socket); a socket
 that closes removes its member. A web process that dies stops renewing, so its
 sockets stop counting within ``WS_SOCKET_LEASE_SECS``. While Redis is down the
 count fails open (logged): the socket is let in, and the next renewal counts
-it. Times are Redis's own, so web hosts' clocks do not matter.
+it. Times are Redis's own, so web hosts' clocks do not matter. The leases and
+releases of the sockets that open or close in one turn of the event loop go to
+Redis in one pipeline.
 
 **Frames** (``WS_USER_RATE_LIMIT_PER_MIN``): one :class:`RateWindow` for all of a
 user's sockets in one web process, beside each socket's own window, so twenty
@@ -34,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio
 from django.conf import settings
@@ -74,6 +78,8 @@ return #ARGV - 1
 # lease or release waits for one before the count fails open (logged).
 REDIS_CONNECTIONS = 50
 REDIS_WAIT_SECS = 10.0
+# Most commands in one pipeline of batched leases and releases.
+PIPELINE_MAX_COMMANDS = 1000
 
 
 def leases_key(user_id: int) -> str:
@@ -103,15 +109,21 @@ class UserSockets:
 
     async def lease(self, socket: str) -> bool:
         """Count an opening socket; False if its user has the most open already."""
-        try:
-            taken = await self._process.lease_script(
+        process = self._process
+
+        async def add(pipe) -> None:
+            await process.lease_script(
                 keys=[leases_key(self.user_id)],
                 args=[
                     socket,
                     settings.WS_MAX_SOCKETS_PER_USER,
                     settings.WS_SOCKET_LEASE_SECS,
                 ],
+                client=pipe,
             )
+
+        try:
+            taken = await process.batched(add)
         except (RedisError, OSError):
             logger.warning("socket count unavailable; socket let in", exc_info=True)
             taken = 1
@@ -127,8 +139,13 @@ class UserSockets:
         self.leased.discard(socket)
         if not self.leased:
             self._process.keep_for_a_window(self)
+        key = leases_key(self.user_id)
+
+        async def add(pipe) -> None:
+            pipe.zrem(key, socket)
+
         try:
-            await self._process.redis.zrem(leases_key(self.user_id), socket)
+            await self._process.batched(add)
         except (RedisError, OSError):
             logger.warning("socket count unavailable; lease left to expire")
 
@@ -160,6 +177,44 @@ class _Process:
         self.renew_script = self.redis.register_script(_RENEW_SCRIPT)
         self._renewer: asyncio.Task | None = None
         self._kept: set[UserSockets] = set()
+        # Commands queued in this turn of the event loop, and the task that
+        # sends them (batched()).
+        self._queued: list[tuple[Callable, asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
+
+    async def batched(self, add: Callable[[Any], Awaitable[None]]) -> Any:
+        """The reply to one command, sent in one pipeline with the others
+        queued in the same turn of the event loop; ``add(pipe)`` puts it on
+        the pipeline. A connect storm opens and a shutting-down process closes
+        thousands of sockets at once: one round trip and one ``send()`` per
+        batch, not per socket (docs/PERFORMANCE.md). A command's error is
+        raised to its caller only."""
+        reply = asyncio.get_running_loop().create_future()
+        self._queued.append((add, reply))
+        if self._sender is None:
+            self._sender = asyncio.ensure_future(self._send_queued())
+        return await reply
+
+    async def _send_queued(self) -> None:
+        await asyncio.sleep(0)  # the others queuing in this turn join
+        queued, self._queued = self._queued, []
+        self._sender = None  # queued from here on: the next batch
+        for start in range(0, len(queued), PIPELINE_MAX_COMMANDS):
+            batch = queued[start : start + PIPELINE_MAX_COMMANDS]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for add, _ in batch:
+                        await add(pipe)
+                    replies = await pipe.execute(raise_on_error=False)
+            except (RedisError, OSError) as exc:
+                replies = [exc] * len(batch)
+            for (_, reply), result in zip(batch, replies, strict=True):
+                if reply.done():  # its caller was cancelled
+                    continue
+                if isinstance(result, Exception):
+                    reply.set_exception(result)
+                else:
+                    reply.set_result(result)
 
     def keep_for_a_window(self, user: UserSockets) -> None:
         """Hold a user whose last socket closed until a frame window has passed,

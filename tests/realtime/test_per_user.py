@@ -79,6 +79,24 @@ async def test_lease__a_storm_of_leases_is_counted_not_let_in_uncounted(settings
         await user.release(f"storm!{i}")
 
 
+async def test_lease__leases_sent_together_each_get_their_own_answer(settings):
+    """The leases asked for in one turn of the loop go in one pipeline: each
+    still gets its own answer, in the order asked, and releases sent together
+    all count."""
+    settings.WS_MAX_SOCKETS_PER_USER = 3
+    user = per_user.user_sockets(20_000)
+
+    leased = await asyncio.gather(*(user.lease(f"together!{i}") for i in range(5)))
+
+    assert leased == [True, True, True, False, False]
+    await asyncio.gather(*(user.release(f"together!{i}") for i in range(3)))
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    try:
+        assert await client.zcard(lease_key(settings, 20_000)) == 0
+    finally:
+        await client.aclose()
+
+
 async def test_lease__a_dead_process_sockets_stop_counting_when_their_lease_lapses(
     alice, settings
 ):
