@@ -37,6 +37,7 @@ import json
 import logging
 import time
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -270,7 +271,15 @@ class HubConsumer(InboxLoop, AsyncWebsocketConsumer):
         for group in list(self.joined_groups):
             await self.leave(group)
         await self._stop_counting()
-        await super().websocket_disconnect(message)
+        # Not channels' websocket_disconnect: it leaves the class's `groups`
+        # (the hub's consumers track theirs in joined_groups, left above) and
+        # then runs close_old_connections() on channels' one shared thread,
+        # which a closing process hopped to once per socket, one socket after
+        # another. The hub's database calls close stale connections
+        # themselves (realtime.db). What it bought a restart:
+        # docs/PERFORMANCE.md.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     # --- sending ----------------------------------------------------------------
 
