@@ -293,6 +293,8 @@ def profiled(run: Run, scenario: str, process: str = "web"):
             "raw",
             "--output",
             str(out),
+            # Celery's prefork pool runs the tasks in child processes.
+            *(["--subprocesses"] if process == "worker" else []),
             # --native (C frames too) needs py-spy to pause the process per sample.
             *(
                 ["--native"]
@@ -876,37 +878,43 @@ def scenario_scaleout(run: Run) -> None:
 
 
 def scenario_broadcast(run: Run) -> None:
-    sizes = run.sizes
-    run.hub_sockets_to(sizes.broadcast_connected)
-    title = f"bench broadcast {secrets.token_hex(4)}"
-    reply = run.stack.client.call(
-        "fire",
-        request={
-            "method": "POST",
-            "url": run.hub_url + "/api/broadcasts/",
-            "headers": {"Authorization": f"Token {run.admin_token}"},
-            "body": {"topic": BENCH_TOPIC, "title": title, "body": "to every follower"},
-        },
-        match={
-            "type": "notification",
-            "path": ["notification", "title"],
-            "value": title,
-        },
-        timeout_ms=60000,
-    )
-    if reply["status"] != 202:
-        raise RuntimeError(
-            f"POST /api/broadcasts/ answered {reply['status']}: {reply['body']}"
-        )
     from notifications.models import Broadcast, Notification
 
-    broadcast_id = reply["body"]["id"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        b = Broadcast.objects.get(pk=broadcast_id)
-        if b.status in ("sent", "failed"):
-            break
-        time.sleep(0.2)
+    sizes = run.sizes
+    run.hub_sockets_to(sizes.broadcast_connected)
+    # With --profile, the worker too: it stores and pushes the broadcast.
+    with profiled(run, "broadcast", process="worker"):
+        title = f"bench broadcast {secrets.token_hex(4)}"
+        reply = run.stack.client.call(
+            "fire",
+            request={
+                "method": "POST",
+                "url": run.hub_url + "/api/broadcasts/",
+                "headers": {"Authorization": f"Token {run.admin_token}"},
+                "body": {
+                    "topic": BENCH_TOPIC,
+                    "title": title,
+                    "body": "to every follower",
+                },
+            },
+            match={
+                "type": "notification",
+                "path": ["notification", "title"],
+                "value": title,
+            },
+            timeout_ms=60000,
+        )
+        if reply["status"] != 202:
+            raise RuntimeError(
+                f"POST /api/broadcasts/ answered {reply['status']}: {reply['body']}"
+            )
+        broadcast_id = reply["body"]["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            b = Broadcast.objects.get(pk=broadcast_id)
+            if b.status in ("sent", "failed"):
+                break
+            time.sleep(0.2)
     rows = Notification.objects.filter(idempotency_key=f"broadcast:{broadcast_id}")
     count = rows.count()
     first = rows.order_by("id").values_list("created_at", flat=True).first()

@@ -565,7 +565,10 @@ NOTIFY_MAX_RECIPIENTS = 1000
 # Largest `data` object of a notification, encoded as JSON.
 NOTIFICATION_DATA_MAX_BYTES = 16 * 1024
 # Recipients written (and pushed) per transaction during a broadcast fan-out.
-BROADCAST_CHUNK_USERS = env.int("BROADCAST_CHUNK_USERS", default=1000)
+# Each chunk holds its recipients' user rows locked until it commits (a
+# personal notification to one of them waits that long): about 0.35 s at 5,000.
+# What larger chunks buy: docs/PERFORMANCE.md (broadcast).
+BROADCAST_CHUNK_USERS = env.int("BROADCAST_CHUNK_USERS", default=5000)
 # From this many recipients of one batch up, only those with an open socket
 # are pushed to (one PUBSUB NUMSUB round trip decides; see realtime.publish).
 ONLINE_CHECK_MIN_USERS = 20
