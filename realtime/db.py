@@ -1,10 +1,12 @@
 """Database access from consumers and the socket middleware: reads on a thread
 pool, writes on one shared thread, each call in a context of its own."""
 
+import asyncio
 import contextvars
 import functools
 
 from channels.db import database_sync_to_async
+from django.db import close_old_connections
 
 
 def _in_own_context(func, *, thread_sensitive: bool):
@@ -32,16 +34,34 @@ def _in_own_context(func, *, thread_sensitive: bool):
 
 
 def database_read(func):
-    """``database_sync_to_async`` for reads that may run beside each other.
+    """``func`` run on the event loop's thread pool, for reads that may run
+    beside each other.
 
-    channels' default runs every call of every socket on one shared thread,
-    one after another, so one slow read (a long resume) held up every other
-    socket's connect. Reads that need no transaction across calls run on the
-    default thread pool instead, each thread with its own persistent
-    connection (channels closes stale ones around each call); writes stay on
-    the shared thread. What it buys a connect storm: docs/PERFORMANCE.md.
+    channels' ``database_sync_to_async`` runs every call of every socket on
+    one shared thread, one after another, so one slow read (a long resume)
+    held up every other socket's connect. Reads that need no transaction
+    across calls run on the default thread pool instead, each thread with its
+    own persistent connection, closed first if stale or broken (as channels
+    does around each call). They go straight to the pool, without asgiref's
+    ``SyncToAsync`` (its thread-sensitivity bookkeeping, and a second
+    ``close_old_connections()`` after the call): a read calls no async code
+    back. What it buys a connect storm: docs/PERFORMANCE.md.
     """
-    return _in_own_context(func, thread_sensitive=False)
+
+    @functools.wraps(func)
+    async def call(*args, **kwargs):
+        # A context of its own, dropped after the call (see _in_own_context).
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, context.run, _read_in_thread, func, args, kwargs
+        )
+
+    return call
+
+
+def _read_in_thread(func, args, kwargs):
+    close_old_connections()
+    return func(*args, **kwargs)
 
 
 def database_write(func):
