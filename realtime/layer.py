@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -77,8 +78,9 @@ logger = logging.getLogger(__name__)
 # The PING a shard's subscriber connection sends behind its SUBSCRIBEs on a
 # reconnect; its PONG tells that Redis has processed them.
 _RESUBSCRIBED_MARKER = b"hub-layer-resubscribed"
-# Most channels one UNSUBSCRIBE names (group_discard's batches).
-UNSUBSCRIBE_BATCH = 1000
+# Most channels one UNSUBSCRIBE or SUBSCRIBE names (group_discard's and
+# group_add's batches).
+UNSUBSCRIBE_BATCH = SUBSCRIBE_BATCH = 1000
 
 
 class Kind(enum.Enum):
@@ -194,6 +196,23 @@ class _Shard(RedisSingleShardConnection):
             super()._ensure_redis()
             self._pubsub = _ResubscribingPubSub(self._redis.connection_pool)
 
+    async def subscribe_many(
+        self, redis_channels: list[str], wanted: Callable[[str], bool]
+    ) -> None:
+        """One SUBSCRIBE for those of ``redis_channels`` not subscribed yet and,
+        checked under the shard's lock, still ``wanted`` (a group left again
+        meanwhile is not subscribed for nobody)."""
+        async with self._lock:
+            joining = [
+                c for c in redis_channels if c not in self._subscribed_to and wanted(c)
+            ]
+            if not joining:
+                return
+            self._ensure_redis()
+            self._ensure_receiver()
+            await self._pubsub.subscribe(*joining)
+            self._subscribed_to.update(joining)
+
     async def unsubscribe_unused(
         self, redis_channels: list[str], unused: Callable[[str], bool]
     ) -> None:
@@ -211,8 +230,15 @@ class _Shard(RedisSingleShardConnection):
                 return
             self._ensure_redis()
             self._ensure_receiver()
-            await self._pubsub.unsubscribe(*leaving)
+            # Out of the set before the command goes: a group_add meanwhile
+            # then subscribes again after it (waiting for this lock) instead
+            # of taking the channel for subscribed.
             self._subscribed_to.difference_update(leaving)
+            try:
+                await self._pubsub.unsubscribe(*leaving)
+            except BaseException:
+                self._subscribed_to.update(leaving)  # as redis-py still has them
+                raise
 
     def _receive_message(self, message) -> None:
         if (
@@ -263,6 +289,14 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         # the loop, and the task that unsubscribes them together.
         self._leaving: set[str] = set()
         self._leaving_sent: asyncio.Task | None = None
+        # By shard: groups' Redis channels joined in this turn of the loop,
+        # and the task that subscribes them together.
+        self._joining: dict[Any, set[str]] = {}
+        self._joining_sent: dict[Any, asyncio.Task] = {}
+        # Consumer channel names: unique to this process, then a counter
+        # (uuid4 per socket cost a getrandom() syscall each, ~0.09 ms here).
+        self._channel_base = uuid.uuid4().hex[:16]
+        self._channel_seq = itertools.count()
 
     def resubscribed(self, host: dict) -> None:
         """A shard's subscriber is back: every consumer here may have missed
@@ -300,6 +334,43 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
                     continue  # its shard is still down: at its own reconnect
             self._unsubscribe_later.discard(redis_channel)
 
+    async def group_add(self, group: str, channel: str) -> None:
+        """channels_redis' ``group_add``, with the same effect when it returns
+        (the group's Redis channel is subscribed: a message published from
+        then on reaches ``channel``), but the groups joined in one turn of the
+        event loop are subscribed with one SUBSCRIBE per shard: a connect
+        storm joins thousands at once. If that SUBSCRIBE fails, every caller
+        of its batch gets the error."""
+        if channel not in self.channels:
+            raise RuntimeError(
+                "You can only call group_add() on channels that exist in-process."
+            )
+        group_channel = self._get_group_channel_name(group)
+        self.groups.setdefault(group_channel, set()).add(channel)
+        shard = self._get_shard(group_channel)
+        if group_channel in shard._subscribed_to:
+            # Subscribed already. An UNSUBSCRIBE queued for it checks
+            # membership under the shard's lock first, and one under way has
+            # taken it out of the set already.
+            return
+        self._joining.setdefault(shard, set()).add(group_channel)
+        sent = self._joining_sent.get(shard)
+        if sent is None:
+            sent = self._joining_sent[shard] = asyncio.ensure_future(
+                self._subscribe_joining(shard)
+            )
+        # Shielded: one caller cancelled does not cancel the others' batch.
+        await asyncio.shield(sent)
+
+    async def _subscribe_joining(self, shard) -> None:
+        await asyncio.sleep(0)  # the other sockets joining now join the batch
+        joining = sorted(self._joining.pop(shard, ()))
+        del self._joining_sent[shard]  # joined from here on: the next batch
+        for start in range(0, len(joining), SUBSCRIBE_BATCH):
+            await shard.subscribe_many(
+                joining[start : start + SUBSCRIBE_BATCH], self._wanted
+            )
+
     async def group_discard(self, group: str, channel: str) -> None:
         """channels_redis' ``group_discard``, with the same effect when it
         returns (a group left by its last member here is unsubscribed), but:
@@ -324,6 +395,9 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
             self._leaving_sent = asyncio.ensure_future(self._unsubscribe_leaving())
         # Shielded: one caller cancelled does not cancel the others' batch.
         await asyncio.shield(self._leaving_sent)
+
+    def _wanted(self, redis_channel: str) -> bool:
+        return bool(self.groups.get(redis_channel))
 
     def _unused(self, redis_channel: str) -> bool:
         return redis_channel not in self.channels and not self.groups.get(redis_channel)
@@ -357,7 +431,7 @@ class HubPubSubLoopLayer(RedisPubSubLoopLayer):
         (docs/PERFORMANCE.md). :meth:`send` to such a channel reaches it from
         this process only.
         """
-        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        channel = f"{self.prefix}{prefix}{self._channel_base}.{next(self._channel_seq)}"
         self.channels[channel] = Inbox()
         return channel
 

@@ -133,6 +133,44 @@ async def test_group_discard__groups_left_at_once_are_unsubscribed_together():
         await loop_layer.discard_channel(channel)
 
 
+async def test_group_add__groups_joined_at_once_each_get_their_messages():
+    """Groups joined in one turn of the loop (a connect storm) go in one
+    SUBSCRIBE; each is subscribed when its group_add returns, and one left
+    again before the batch went is not subscribed for nobody."""
+    layer = get_channel_layer()
+    loop_layer = layer.loop_layer()
+    names = [f"join-at-once-{i}" for i in range(50)]
+    members = [await layer.new_channel() for _ in names]
+
+    await asyncio.gather(
+        *(
+            layer.group_add(name, channel)
+            for name, channel in zip(names, members, strict=True)
+        )
+    )
+
+    for name in names:
+        assert await _numsub(layer, loop_layer.route(name)[1]) == 1, name
+    for i, name in enumerate(names):
+        await layer.group_send(name, {"type": "x.y", "n": i})
+    for i, channel in enumerate(members):
+        assert await asyncio.wait_for(layer.receive(channel), 3) == {
+            "type": "x.y", "n": i,
+        }  # fmt: skip
+
+    gone = await layer.new_channel()
+    joining = asyncio.ensure_future(layer.group_add("join-then-leave", gone))
+    await asyncio.sleep(0)  # one turn: the add is in, its SUBSCRIBE not sent
+    assert not joining.done()
+    await layer.group_discard("join-then-leave", gone)
+    await joining
+    assert await _numsub(layer, loop_layer.route("join-then-leave")[1]) == 0
+    for name, channel in zip(names, members, strict=True):
+        await layer.group_discard(name, channel)
+    for channel in [*members, gone]:
+        await loop_layer.discard_channel(channel)
+
+
 async def _connected_channel(user) -> tuple:
     """A socket for ``user`` past its hello, and the name of its channel."""
     layer = get_channel_layer()
