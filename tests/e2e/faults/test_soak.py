@@ -71,7 +71,10 @@ def test_soak__redis_restarted_midway__nothing_lost_nothing_twice(
     # later) and came back after it; nothing else went wrong meanwhile.
     during = report["errors_by_phase"]["during"]
     assert set(during) <= {"connect closed 1013"}, during
-    assert (report["recoveries_by_phase"]["after"] > 0) == bool(during)
+    # The outage's end is marked once redis.start() has returned, a moment
+    # after Redis answers: a socket quick to come back counts as "during".
+    recovered = report["recoveries_by_phase"]
+    assert (recovered["during"] + recovered["after"] > 0) == bool(during), recovered
     assert report["reconnects"] > 0
     chat = report["chat_by_phase"]
     for phase in ("before", "after"):
