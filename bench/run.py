@@ -663,23 +663,25 @@ def _produce_personal(
     return tick * per_tick
 
 
-def _wait_delivered(run: Run, client, tag: str, expected: int) -> tuple[set, dict]:
+def _wait_delivered(client, tag: str, expected: int) -> tuple[set, dict, float]:
     """Wait until the ``expected`` notifications tagged ``tag`` are stored, then
-    (a bounded while) until each has reached its user's socket; what was stored
-    and the client's track report."""
+    (a bounded while: deliveries trail the last commit by milliseconds) until
+    each has reached its user's socket; what was stored, the client's track
+    report, and the monotonic time all were stored."""
     from notifications.models import Notification
 
     rows = Notification.objects.filter(idempotency_key__startswith=tag)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and rows.count() < expected:
         time.sleep(0.2)  # polling the database's count; no event to wait on
+    stored_at = time.monotonic()
     stored = set(rows.values_list("recipient_id", "id"))
     deadline = time.monotonic() + 10
     while True:
         report = client.call("track")
         got = {(int(u), i) for u, ids in report["received"].items() for i in ids}
         if stored <= got or time.monotonic() > deadline:
-            return stored, report
+            return stored, report, stored_at
         time.sleep(0.5)
 
 
@@ -744,7 +746,7 @@ def scenario_restart(run: Run) -> None:
         else "none"
     )
     log(f"restart: resumed, from SIGTERM: {shape}")
-    stored, report = _wait_delivered(run, client, tag, asked[0])
+    stored, report, _ = _wait_delivered(client, tag, asked[0])
     client.call("track", stop=True)
     got = [(int(u), i) for u, ids in report["received"].items() for i in ids]
     duplicates = len(got) - len(set(got))
@@ -967,7 +969,6 @@ def scenario_broadcast(run: Run) -> None:
 def scenario_personal(run: Run) -> None:
     """notify_users tasks at the target rate to random connected users; every id
     stored for them must reach one of their sockets."""
-    from notifications.models import Notification
     from notifications.tasks import notify_users
 
     sizes = run.sizes
@@ -995,20 +996,9 @@ def scenario_personal(run: Run) -> None:
             time.sleep(pause)  # pacing the producer, not waiting for a result
     queued_secs = time.monotonic() - started
     expected = ticks * per_tick
-    rows = Notification.objects.filter(idempotency_key__startswith=tag)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and rows.count() < expected:
-        time.sleep(0.2)
-    stored_secs = time.monotonic() - started
-    stored = set(rows.values_list("recipient_id", "id"))
-    # Deliveries trail the last commit by milliseconds; give them a bounded while.
-    deadline = time.monotonic() + 10
-    while True:
-        report = client.call("track")
-        got = {(int(u), i) for u, ids in report["received"].items() for i in ids}
-        if stored <= got or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    stored, report, stored_at = _wait_delivered(client, tag, expected)
+    stored_secs = stored_at - started
+    got = {(int(u), i) for u, ids in report["received"].items() for i in ids}
     client.call("track", stop=True)
     lost = stored - got
     closed = {int(u): code for u, code in report.get("closed", {}).items()}
